@@ -1,0 +1,103 @@
+"""Exceptions raised by sitrep. Every one derives from `SitrepError`.
+
+    SitrepError
+    ├── ConfigurationError        settings that cannot work (unknown mode, missing key)
+    ├── ArticleError              an article that cannot be processed: empty, binary, not UTF-8,
+    │                             too long, or with an unreadable publication date
+    ├── ReplayError               no recorded response matches a request (replay mode)
+    └── ExtractionError           a model call did not yield records
+        ├── EndpointRejectedError the endpoint refused the request; retrying cannot help
+        │   ├── AuthenticationError   401 or 403: the key is missing, wrong or not allowed
+        │   └── BadRequestError       400, 404, 422: the request or model name is wrong
+        ├── TransportError        429s, 5xx, timeouts or resets outlasted the retry budget
+        ├── RefusalError          the model declined to answer
+        ├── TruncatedOutputError  the answer was cut off at the token limit
+        └── InvalidOutputError    the output was still invalid once the re-ask budget was spent
+
+Errors from the openai SDK are wrapped at the boundary (`raise ... from exc`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sitrep.records import TokenUsage
+
+
+class SitrepError(Exception):
+    """Base class of every sitrep error."""
+
+
+class ConfigurationError(SitrepError):
+    pass
+
+
+class ArticleError(SitrepError):
+    pass
+
+
+class ReplayError(SitrepError):
+    pass
+
+
+class ExtractionError(SitrepError):
+    """A model call failed. Carries what was spent before it did."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        usage: TokenUsage | None = None,
+        request_ids: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.usage = usage or TokenUsage()
+        self.request_ids = list(request_ids)
+
+
+class EndpointRejectedError(ExtractionError):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        usage: TokenUsage | None = None,
+        request_ids: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message, usage=usage, request_ids=request_ids)
+        self.status_code = status_code
+
+
+class AuthenticationError(EndpointRejectedError):
+    pass
+
+
+class BadRequestError(EndpointRejectedError):
+    pass
+
+
+class TransportError(ExtractionError):
+    pass
+
+
+class RefusalError(ExtractionError):
+    pass
+
+
+class TruncatedOutputError(ExtractionError):
+    pass
+
+
+class InvalidOutputError(ExtractionError):
+    """The re-ask budget is spent. `problems` holds the last attempt's validation messages."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        problems: Sequence[str],
+        usage: TokenUsage | None = None,
+        request_ids: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message, usage=usage, request_ids=request_ids)
+        self.problems = list(problems)

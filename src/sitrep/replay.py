@@ -1,0 +1,141 @@
+"""Answer model requests from recorded vcrpy cassettes instead of the network.
+
+`--replay DIR` loads every cassette in DIR and serves each request the response recorded for the
+same method, path and JSON body, each recorded response once, in order. A request with no
+recorded answer is an error naming what to do; nothing is ever sent over the network.
+
+vcrpy's own `use_cassette` patches HTTP libraries globally for one cassette at a time; a batch
+replays many cassettes from concurrent tasks, so this is an httpx2 transport built on vcrpy's
+cassette loading and matching instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from typing import Any
+
+import httpx2
+import vcr
+from vcr.cassette import Cassette
+from vcr.errors import UnhandledHTTPRequestError
+from vcr.matchers import body, method, path
+from vcr.record_mode import RecordMode
+from vcr.request import Request as RecordedRequest
+
+from sitrep.errors import ReplayError
+
+MATCH_ON = (method, path, body)
+# Headers that may carry a credential or an account name; never written to a cassette.
+SCRUBBED_HEADERS = (
+    "authorization",
+    "api-key",
+    "x-api-key",
+    "openai-organization",
+    "openai-project",
+    "cookie",
+    "set-cookie",
+)
+
+
+def recorder(record_mode: str = "none") -> vcr.VCR:
+    """The vcrpy settings every cassette is recorded and replayed with.
+
+    Replay-only by default; matching on method, path and body makes a changed prompt or schema
+    fail loudly instead of replaying a stale answer.
+    """
+    return vcr.VCR(
+        record_mode=record_mode,
+        match_on=("method", "path", "body"),
+        filter_headers=SCRUBBED_HEADERS,
+        before_record_response=_scrub_response,
+        decode_compressed_response=True,
+    )
+
+
+def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    headers = response.get("headers", {})
+    for name in list(headers):
+        if name.lower() in SCRUBBED_HEADERS:
+            del headers[name]
+    return response
+
+
+class Recordings:
+    """Every cassette in a directory, played back by request."""
+
+    def __init__(self, directory: Path) -> None:
+        if not directory.is_dir():
+            raise ReplayError(f"replay directory {directory} does not exist")
+        files = sorted(directory.glob("*.yaml"))
+        if not files:
+            raise ReplayError(f"replay directory {directory} holds no .yaml cassettes")
+        self.directory = directory
+        self._cassettes = [
+            Cassette.load(path=str(f), record_mode=RecordMode.NONE, match_on=MATCH_ON)
+            for f in files
+        ]
+        self._lock = threading.Lock()
+
+    def respond(self, request: httpx2.Request) -> httpx2.Response:
+        recorded_request = RecordedRequest(
+            request.method, str(request.url), request.content, dict(request.headers)
+        )
+        with self._lock:
+            for cassette in self._cassettes:
+                try:
+                    recorded = cassette.play_response(recorded_request)
+                except UnhandledHTTPRequestError:
+                    continue
+                return _to_response(recorded, request)
+        raise ReplayError(
+            f"no recorded response in {self.directory} matches {request.method} "
+            f"{request.url.path}: the prompt, schema, model or article differs from the "
+            "recording (re-record with a live endpoint), or it was already played"
+        )
+
+
+class ReplayTransport(httpx2.BaseTransport):
+    def __init__(self, recordings: Recordings) -> None:
+        self._recordings = recordings
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        request.read()
+        return self._recordings.respond(request)
+
+
+class AsyncReplayTransport(httpx2.AsyncBaseTransport):
+    def __init__(self, recordings: Recordings) -> None:
+        self._recordings = recordings
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        await request.aread()
+        return self._recordings.respond(request)
+
+
+def replay_clients(directory: Path) -> tuple[httpx2.Client, httpx2.AsyncClient]:
+    """HTTP clients for `Extractor` that answer from the cassettes in `directory`."""
+    recordings = Recordings(directory)
+    return (
+        httpx2.Client(transport=ReplayTransport(recordings)),
+        httpx2.AsyncClient(transport=AsyncReplayTransport(recordings)),
+    )
+
+
+def _to_response(recorded: dict[str, Any], request: httpx2.Request) -> httpx2.Response:
+    # Bodies are stored decoded (decode_compressed_response), so length and encoding headers
+    # from the wire no longer describe them.
+    stale = {"content-encoding", "content-length", "transfer-encoding"}
+    headers = [
+        (name, value)
+        for name, values in recorded["headers"].items()
+        if name.lower() not in stale
+        for value in values
+    ]
+    return httpx2.Response(
+        status_code=int(recorded["status"]["code"]),
+        headers=headers,
+        content=recorded["body"]["string"],
+        request=request,
+    )

@@ -1,0 +1,194 @@
+"""Transport retries: the one place that decides whether a failed HTTP call is tried again.
+
+Only faults of the road are retried here: 408, 409, 429 (honouring Retry-After), 5xx, timeouts
+and connection errors, with jittered exponential backoff, a maximum number of attempts and a
+total deadline. Invalid output is never seen here; it is re-asked in `sitrep.extractor`, under
+its own budget. The openai SDK's own retries are switched off so that this is the only layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import openai
+from tenacity import (
+    nap,
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
+
+from sitrep.errors import (
+    AuthenticationError,
+    BadRequestError,
+    EndpointRejectedError,
+    ExtractionError,
+    TransportError,
+)
+from sitrep.records import TokenUsage
+
+logger = logging.getLogger("sitrep")
+
+_TRANSIENT_STATUS = frozenset({408, 409, 429})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How long to keep trying through transport faults."""
+
+    max_attempts: int = 6
+    initial_wait: float = 1.0  # seconds before the first retry, doubled each time
+    max_wait: float = 60.0  # cap on one backoff wait (a longer Retry-After is still honoured)
+    jitter: float = 1.0  # up to this many random seconds added to each backoff wait
+    deadline: float = 300.0  # no attempt starts once this many seconds have passed
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether trying the same request again may succeed."""
+    if isinstance(exc, openai.APIConnectionError):  # timeouts included
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in _TRANSIENT_STATUS or exc.status_code >= 500
+    return False
+
+
+def retry_after(exc: BaseException, now: datetime | None = None) -> float | None:
+    """Seconds the server asked to wait, from `retry-after-ms` or `Retry-After`, if any."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    headers = exc.response.headers
+    if (millis := headers.get("retry-after-ms")) is not None:
+        try:
+            return max(float(millis) / 1000, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
+
+
+class wait_for_server(wait_base):  # noqa: N801  (tenacity's naming for wait strategies)
+    """Wait as long as the server's Retry-After says; otherwise back off exponentially."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._backoff = wait_exponential_jitter(
+            initial=policy.initial_wait, max=policy.max_wait, jitter=policy.jitter
+        )
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        outcome = retry_state.outcome
+        if outcome is not None and (exc := outcome.exception()) is not None:
+            asked = retry_after(exc)
+            if asked is not None:
+                return asked
+        return float(self._backoff(retry_state))
+
+
+def _log_retry(retry_state: RetryCallState) -> None:
+    outcome = retry_state.outcome
+    exc = outcome.exception() if outcome is not None else None
+    wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
+    logger.warning(
+        "transport fault on attempt %d (%s); retrying in %.1f s",
+        retry_state.attempt_number,
+        _describe(exc),
+        wait,
+    )
+
+
+def _stop(policy: RetryPolicy) -> stop_base:
+    return stop_after_attempt(policy.max_attempts) | stop_before_delay(policy.deadline)
+
+
+def sync_retrying(policy: RetryPolicy, sleep: Callable[[float], None] = nap.sleep) -> Retrying:
+    """`sleep` is tenacity's, which looks up `time.sleep` at call time (tests patch that)."""
+    return Retrying(
+        sleep=sleep,
+        retry=retry_if_exception(is_transient),
+        wait=wait_for_server(policy),
+        stop=_stop(policy),
+        before_sleep=_log_retry,
+        reraise=True,
+    )
+
+
+def async_retrying(
+    policy: RetryPolicy, sleep: Callable[[float], Awaitable[None]] | None = None
+) -> AsyncRetrying:
+    """With no `sleep`, `asyncio.sleep` is looked up at call time (tests patch that)."""
+    return AsyncRetrying(
+        sleep=sleep or _async_sleep,
+        retry=retry_if_exception(is_transient),
+        wait=wait_for_server(policy),
+        stop=_stop(policy),
+        before_sleep=_log_retry,
+        reraise=True,
+    )
+
+
+async def _async_sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+def translate(
+    exc: openai.OpenAIError, *, usage: TokenUsage, request_ids: list[str]
+) -> ExtractionError:
+    """The sitrep error for an SDK error that retrying did not (or could not) cure."""
+    if isinstance(exc, openai.APIStatusError) and not is_transient(exc):
+        status = exc.status_code
+        kind: type[EndpointRejectedError] = EndpointRejectedError
+        what = f"the endpoint answered {status}"
+        if status in (401, 403):
+            kind, what = AuthenticationError, f"the endpoint refused the credentials ({status})"
+        elif status in (400, 404, 422):
+            kind, what = BadRequestError, f"the endpoint rejected the request ({status})"
+        return kind(
+            f"{what}: {_server_message(exc)}",
+            status_code=status,
+            usage=usage,
+            request_ids=request_ids,
+        )
+    return TransportError(
+        f"gave up after transport faults; last: {_describe(exc)}",
+        usage=usage,
+        request_ids=request_ids,
+    )
+
+
+def _server_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        message = body.get("message")
+        if isinstance(message, str):
+            return message
+    return exc.message
+
+
+def _describe(exc: BaseException | None) -> str:
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code}: {_server_message(exc)}"
+    if isinstance(exc, openai.APITimeoutError):
+        return "request timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return f"connection error: {exc.__cause__ or exc}"
+    return repr(exc)

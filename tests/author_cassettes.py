@@ -154,9 +154,7 @@ server_error = error(
     None,
     "The server had an error while processing your request. Sorry about that!",
 )
-unauthorized = error(
-    401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided."
-)
+unauthorized = error(401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided.")
 
 
 @dataclass(frozen=True)
@@ -164,6 +162,7 @@ class Scenario:
     article: Path
     replies: tuple[Reply, ...]
     mode: OutputMode = OutputMode.TOOLS
+    ends_in_error: bool = False
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -179,14 +178,15 @@ SCENARIOS: dict[str, Scenario] = {
         FAULT_ARTICLE, (authored("mortar_strike", _fabricate), authored("mortar_strike"))
     ),
     "faults/fabricated_quote_persists": Scenario(
-        FAULT_ARTICLE, (authored("mortar_strike", _fabricate),) * 3
+        FAULT_ARTICLE, (authored("mortar_strike", _fabricate),) * 3, ends_in_error=True
     ),
     "faults/malformed_arguments_reasked": Scenario(
-        FAULT_ARTICLE, (answer('{"incidents": [{"summary": "Mortar shells'), authored("mortar_strike"))
+        FAULT_ARTICLE,
+        (answer('{"incidents": [{"summary": "Mortar shells'), authored("mortar_strike")),
     ),
-    "faults/truncated": Scenario(FAULT_ARTICLE, (truncated,)),
-    "faults/refusal": Scenario(FAULT_ARTICLE, (refusal,)),
-    "faults/unauthorized": Scenario(FAULT_ARTICLE, (unauthorized,)),
+    "faults/truncated": Scenario(FAULT_ARTICLE, (truncated,), ends_in_error=True),
+    "faults/refusal": Scenario(FAULT_ARTICLE, (refusal,), ends_in_error=True),
+    "faults/unauthorized": Scenario(FAULT_ARTICLE, (unauthorized,), ends_in_error=True),
     "modes/json_schema": Scenario(
         FAULT_ARTICLE, (authored("mortar_strike"),), mode=OutputMode.JSON_SCHEMA
     ),
@@ -215,8 +215,9 @@ def author(name: str, scenario: Scenario, directory: Path) -> Path:
     with recorder(record_mode="all").use_cassette(str(path)), mock.patch("time.sleep"):
         try:
             extractor.extract(article)
-        except SitrepError:
-            pass  # fault scenarios end in an error by design; the tests check which
+        except SitrepError as exc:
+            if not scenario.ends_in_error:
+                raise RuntimeError(f"{name}: authored replies did not pass: {exc}") from exc
     if next(replies, None) is not None:
         raise RuntimeError(f"{name}: not every authored reply was requested")
     return path

@@ -32,8 +32,13 @@ FAULT_ARTICLE = ROOT / "tests" / "articles" / "mortar_strike.txt"
 MODEL = "gpt-4.1-mini"
 # Read once, before the environment is cleared for each test; used only when recording live.
 _LIVE_KEY = os.environ.get("OPENAI_API_KEY", "")
-_ENV_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SITREP_MODEL", "OPENAI_ORG_ID",
-             "OPENAI_PROJECT_ID")
+_ENV_VARS = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "SITREP_MODEL",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -1,9 +1,9 @@
 """sitrep: typed, evidence-backed incident and statistics records from news articles.
 
-    >>> from sitrep import Article, Extractor, ModelConfig
-    >>> extractor = Extractor(ModelConfig(model="gpt-4.1-mini"), api_key=key)
-    >>> result = extractor.extract(Article.from_text(text, published=date(2024, 7, 17)))
-    >>> result.incidents[0].when.start
+>>> from sitrep import Article, Extractor, ModelConfig
+>>> extractor = Extractor(ModelConfig(model="gpt-4.1-mini"), api_key=key)
+>>> result = extractor.extract(Article.from_text(text, published=date(2024, 7, 17)))
+>>> result.incidents[0].when.start
 """
 
 from __future__ import annotations

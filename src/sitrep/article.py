@@ -93,5 +93,7 @@ def split_date_line(text: str) -> tuple[date | None, str]:
     try:
         published = date.fromisoformat(found.group(1))
     except ValueError as exc:
-        raise ArticleError(f"the leading date line has an impossible date: {found.group(1)}") from exc
+        raise ArticleError(
+            f"the leading date line has an impossible date: {found.group(1)}"
+        ) from exc
     return published, text[found.end() :]

@@ -45,7 +45,13 @@ from sitrep.records import (
     Statistic,
     When,
 )
-from sitrep.vocab import SUB_EVENT_TYPES, DatePrecision, IncidentStatus, Qualifier
+from sitrep.vocab import (
+    SUB_EVENT_TYPES,
+    DatePrecision,
+    IncidentStatus,
+    Qualifier,
+    StatisticKind,
+)
 
 
 class DraftRejected(ValueError):
@@ -98,13 +104,27 @@ class _Checker:
         mentions = [m for e in passages for m in find_numbers(e.quote)]
         if value.is_integer() and _stated(int(value), passages):
             return
-        if any(m.value == value and (qualifier is not Qualifier.EXACT or not m.approximate)
-               for m in mentions):
+        if any(
+            m.value == value and (qualifier is not Qualifier.EXACT or not m.approximate)
+            for m in mentions
+        ):
             return
         self.problems.append(_unstated(path, value))
 
-    def when(self, path: str, draft: DraftWhen) -> When:
+    def when(self, path: str, draft: DraftWhen, *, as_of_publication: bool = False) -> When:
+        """Resolve the phrase in code; an undated stock is as of the publication date."""
         published = self.article.published
+        undated = draft.phrase is None and draft.start is None and draft.end is None
+        if as_of_publication and undated and published is not None:
+            return When(
+                phrase=None,
+                start=published,
+                end=published,
+                precision=DatePrecision.DAY,
+                anchor=published,
+                time_of_day=None,
+                source=DateSource.PUBLICATION,
+            )
         stated = [d for d in (draft.start, draft.end) if d is not None]
         if published is not None and any(d > published for d in stated):
             self.problems.append(
@@ -242,6 +262,7 @@ class _Checker:
     def statistic(self, path: str, draft: DraftStatistic, provenance: Provenance) -> Statistic:
         evidence = self.evidence_list(f"{path}.evidence", draft.evidence)
         self.figure(f"{path}.value", draft.value, draft.qualifier, evidence)
+        is_stock = draft.kind is StatisticKind.STOCK
         return Statistic(
             id=_record_id(self.article.id, "statistic", evidence, draft.metric),
             metric=draft.metric,
@@ -251,7 +272,7 @@ class _Checker:
             unit=draft.unit,
             subject=draft.subject,
             object=draft.object,
-            when=self.when(f"{path}.when", draft.when),
+            when=self.when(f"{path}.when", draft.when, as_of_publication=is_stock),
             where=self.place(f"{path}.where", draft.where),
             reported_by=[Reporter(**r.model_dump()) for r in draft.reported_by],
             evidence=evidence or [_PLACEHOLDER],
@@ -271,8 +292,7 @@ def assemble(draft: DraftExtraction, article: Article, provenance: Provenance) -
         checker.incident(f"incidents[{i}]", d, provenance) for i, d in enumerate(draft.incidents)
     ]
     statistics = [
-        checker.statistic(f"statistics[{i}]", d, provenance)
-        for i, d in enumerate(draft.statistics)
+        checker.statistic(f"statistics[{i}]", d, provenance) for i, d in enumerate(draft.statistics)
     ]
     if checker.problems:
         raise DraftRejected(checker.problems)

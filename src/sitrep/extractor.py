@@ -286,4 +286,3 @@ def _first_line(exc: Exception) -> str:
     problems = _problems(exc)
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     return problems[0] + more if problems else type(exc).__name__
-

@@ -49,6 +49,7 @@ class Evidence(_Record):
 class DateSource(StrEnum):
     CODE = "code"  # resolved from the phrase and the anchor date
     MODEL = "model"  # the phrase could not be resolved in code; the model's reading is kept
+    PUBLICATION = "publication"  # an undated level (a stock) is taken as of publication
     NONE = "none"  # no date is known
 
 

@@ -116,7 +116,6 @@ class StatisticKind(StrEnum):
     STOCK = "stock"  # a level at a date: troops deployed now
 
 
-
 class EventType(StrEnum):
     BATTLES = "Battles"
     EXPLOSIONS_REMOTE_VIOLENCE = "Explosions/Remote violence"

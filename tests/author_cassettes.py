@@ -196,7 +196,7 @@ SCENARIOS: dict[str, Scenario] = {
 def author(name: str, scenario: Scenario, directory: Path) -> Path:
     """Run sitrep against the scenario's replies while vcrpy records to `directory/name.yaml`."""
     replies = iter(enumerate(scenario.replies, start=1))
-    slug = name.split("/")[-1].replace("_", "-")
+    slug = name.rsplit("/", maxsplit=1)[-1].replace("_", "-")
 
     def serve(request: httpx2.Request) -> httpx2.Response:
         index, reply = next(replies)

@@ -6,8 +6,6 @@
 >>> result.incidents[0].when.start
 """
 
-from __future__ import annotations
-
 __version__ = "0.1.0"
 
 from sitrep.article import Article

@@ -1,7 +1,8 @@
 """Check a model's draft against the article and complete it into final records.
 
 Every check a model could fail is made here, in code, and every failure becomes a message that
-names the field and says what to fix; `DraftRejected` carries them back to the model as a re-ask.
+names the field and says what to fix; `DraftRejectedError` carries them back to the model as a
+re-ask.
 The checks: each quote is found in the text (exact, then normalized); each count appears in its
 evidence; intercepted + impacted never exceed launched; each date phrase is in the text, resolves
 against the publication date, and agrees with any date the model stated; the ACLED sub-event type
@@ -54,7 +55,7 @@ from sitrep.vocab import (
 )
 
 
-class DraftRejected(ValueError):
+class DraftRejectedError(ValueError):
     """The draft failed checks in code. Its message lists every problem, one per line."""
 
     def __init__(self, problems: Sequence[str]) -> None:
@@ -286,7 +287,7 @@ _PLACEHOLDER = Evidence(quote="", start=0, end=0, match=MatchKind.EXACT)
 
 
 def assemble(draft: DraftExtraction, article: Article, provenance: Provenance) -> Extraction:
-    """Check `draft` against `article`; return final records or raise `DraftRejected`."""
+    """Check `draft` against `article`; return final records or raise `DraftRejectedError`."""
     checker = _Checker(article=article, located=NormalizedText(article.text))
     incidents = [
         checker.incident(f"incidents[{i}]", d, provenance) for i, d in enumerate(draft.incidents)
@@ -295,7 +296,7 @@ def assemble(draft: DraftExtraction, article: Article, provenance: Provenance) -
         checker.statistic(f"statistics[{i}]", d, provenance) for i, d in enumerate(draft.statistics)
     ]
     if checker.problems:
-        raise DraftRejected(checker.problems)
+        raise DraftRejectedError(checker.problems)
     return Extraction(
         article_id=article.id, incidents=incidents, statistics=statistics, provenance=provenance
     )

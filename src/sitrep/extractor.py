@@ -26,11 +26,12 @@ import openai
 import pydantic
 from instructor.core.exceptions import ResponseParsingError
 from instructor.v2 import mode_registry
+from instructor.v2.providers.openai.schema import generate_openai_schema
 from openai.types.chat import ChatCompletion
 
 from sitrep import __version__
 from sitrep.article import Article
-from sitrep.assemble import DraftRejected, assemble
+from sitrep.assemble import DraftRejectedError, assemble
 from sitrep.drafts import DraftExtraction
 from sitrep.errors import (
     ArticleError,
@@ -134,17 +135,23 @@ class Extractor:
     async def aextract(self, article: Article) -> Extraction:
         """Extract one article without blocking the event loop."""
         attempts = self._start(article)
-        retrying = async_retrying(self.config.retry)
         while True:
-            try:
-                completion = await retrying(
-                    self._async_client.chat.completions.create, **attempts.kwargs
-                )
-            except openai.OpenAIError as exc:
-                raise translate(exc, **attempts.spent()) from exc
+            completion = await self._asend(attempts)
             result = attempts.receive(completion)
             if result is not None:
                 return result
+
+    async def _asend(self, attempts: _Attempts) -> ChatCompletion:
+        try:
+            async for attempt in async_retrying(self.config.retry):
+                with attempt:
+                    completion: ChatCompletion = await self._async_client.chat.completions.create(
+                        **attempts.kwargs
+                    )
+                    return completion
+        except openai.OpenAIError as exc:
+            raise translate(exc, **attempts.spent()) from exc
+        raise AssertionError("unreachable: tenacity re-raises or returns")  # pragma: no cover
 
     def close(self) -> None:
         self._client.close()
@@ -189,8 +196,6 @@ def _static_request(config: ModelConfig) -> dict[str, Any]:
 
 def draft_schema() -> dict[str, Any]:
     """The function definition the model is asked to call, from instructor's schema builder."""
-    from instructor.v2.providers.openai.schema import generate_openai_schema
-
     return dict(generate_openai_schema(DraftExtraction))
 
 
@@ -222,7 +227,7 @@ class _Attempts:
                 is_async=False,
             )
             return assemble(draft, self.article, self._provenance())
-        except (*_PARSE_ERRORS, DraftRejected) as exc:
+        except (*_PARSE_ERRORS, DraftRejectedError) as exc:
             if self.reasks >= self._extractor.config.reask_budget:
                 raise InvalidOutputError(
                     f"output still invalid after {self.reasks} re-ask(s): {_first_line(exc)}",
@@ -275,7 +280,7 @@ class _Attempts:
 
 
 def _problems(exc: Exception) -> list[str]:
-    if isinstance(exc, DraftRejected):
+    if isinstance(exc, DraftRejectedError):
         return exc.problems
     if isinstance(exc, pydantic.ValidationError):
         return [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]

@@ -5,28 +5,29 @@ same method, path and JSON body, each recorded response once, in order. A reques
 recorded answer is an error naming what to do; nothing is ever sent over the network.
 
 vcrpy's own `use_cassette` patches HTTP libraries globally for one cassette at a time; a batch
-replays many cassettes from concurrent tasks, so this is an httpx2 transport built on vcrpy's
-cassette loading and matching instead.
+replays many cassettes from concurrent tasks, so this is an httpx2 transport over cassettes read
+with vcrpy's own loader. Requests are looked up by a hash of method, path and body, because
+vcrpy's matchers compare against every recording in turn and diff each mismatched body, which
+takes seconds per request once a directory holds many cassettes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
+from collections import defaultdict, deque
 from pathlib import Path
-
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 import vcr
-from vcr.cassette import Cassette
-from vcr.errors import UnhandledHTTPRequestError
-from vcr.matchers import body, method, path
-from vcr.record_mode import RecordMode
-from vcr.request import Request as RecordedRequest
+from vcr.serialize import deserialize
+from vcr.serializers import yamlserializer
 
 from sitrep.errors import ReplayError
 
-MATCH_ON = (method, path, body)
 # Headers that may carry a credential or an account name; never written to a cassette.
 SCRUBBED_HEADERS = (
     "authorization",
@@ -63,7 +64,7 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
 
 
 class Recordings:
-    """Every cassette in a directory, played back by request."""
+    """Every cassette in a directory, indexed by request for constant-time lookups."""
 
     def __init__(self, directory: Path) -> None:
         if not directory.is_dir():
@@ -72,28 +73,37 @@ class Recordings:
         if not files:
             raise ReplayError(f"replay directory {directory} holds no .yaml cassettes")
         self.directory = directory
-        self._cassettes = [
-            Cassette.load(path=str(f), record_mode=RecordMode.NONE, match_on=MATCH_ON)
-            for f in files
-        ]
+        self._unplayed: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
+        for file in files:
+            requests, responses = deserialize(file.read_text("utf-8"), yamlserializer)[:2]
+            for recorded, response in zip(requests, responses, strict=True):
+                key = _key(recorded.method, urlsplit(recorded.uri).path, recorded.body)
+                self._unplayed[key].append(response)
         self._lock = threading.Lock()
 
     def respond(self, request: httpx2.Request) -> httpx2.Response:
-        recorded_request = RecordedRequest(
-            request.method, str(request.url), request.content, dict(request.headers)
-        )
+        key = _key(request.method, request.url.path, request.content)
         with self._lock:
-            for cassette in self._cassettes:
-                try:
-                    recorded = cassette.play_response(recorded_request)
-                except UnhandledHTTPRequestError:
-                    continue
-                return _to_response(recorded, request)
-        raise ReplayError(
-            f"no recorded response in {self.directory} matches {request.method} "
-            f"{request.url.path}: the prompt, schema, model or article differs from the "
-            "recording (re-record with a live endpoint), or it was already played"
-        )
+            waiting = self._unplayed.get(key)
+            recorded = waiting.popleft() if waiting else None
+        if recorded is None:
+            raise ReplayError(
+                f"no recorded response in {self.directory} matches {request.method} "
+                f"{request.url.path}: the prompt, schema, model or article differs from the "
+                "recording (re-record with a live endpoint), or it was already played"
+            )
+        return _to_response(recorded, request)
+
+
+def _key(method: str, path: str, body: bytes | str | None) -> str:
+    """Method, path and body; a JSON body is compared as data, not as text."""
+    raw = body.encode() if isinstance(body, str) else body or b""
+    try:
+        canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = raw
+    digest = hashlib.sha256(canonical).hexdigest()
+    return f"{method.upper()} {path} {digest}"
 
 
 class ReplayTransport(httpx2.BaseTransport):

@@ -17,10 +17,10 @@ from email.utils import parsedate_to_datetime
 
 import openai
 from tenacity import (
-    nap,
     AsyncRetrying,
     RetryCallState,
     Retrying,
+    nap,
     retry_if_exception,
     stop_after_attempt,
     stop_before_delay,
@@ -33,7 +33,8 @@ from sitrep.errors import (
     AuthenticationError,
     BadRequestError,
     EndpointRejectedError,
-    ExtractionError,
+    ReplayError,
+    SitrepError,
     TransportError,
 )
 from sitrep.records import TokenUsage
@@ -56,6 +57,8 @@ class RetryPolicy:
 
 def is_transient(exc: BaseException) -> bool:
     """Whether trying the same request again may succeed."""
+    if isinstance(exc.__cause__, ReplayError):
+        return False  # a missing recording stays missing
     if isinstance(exc, openai.APIConnectionError):  # timeouts included
         return True
     if isinstance(exc, openai.APIStatusError):
@@ -150,10 +153,10 @@ async def _async_sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
-def translate(
-    exc: openai.OpenAIError, *, usage: TokenUsage, request_ids: list[str]
-) -> ExtractionError:
+def translate(exc: openai.OpenAIError, *, usage: TokenUsage, request_ids: list[str]) -> SitrepError:
     """The sitrep error for an SDK error that retrying did not (or could not) cure."""
+    if isinstance(exc.__cause__, ReplayError):
+        return exc.__cause__  # the SDK reports a transport's own error as a connection error
     if isinstance(exc, openai.APIStatusError) and not is_transient(exc):
         status = exc.status_code
         kind: type[EndpointRejectedError] = EndpointRejectedError

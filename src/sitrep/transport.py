@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,23 +72,33 @@ def retry_after(exc: BaseException, now: datetime | None = None) -> float | None
     if not isinstance(exc, openai.APIStatusError):
         return None
     headers = exc.response.headers
-    if (millis := headers.get("retry-after-ms")) is not None:
-        try:
-            return max(float(millis) / 1000, 0.0)
-        except ValueError:
-            pass
+    millis = _seconds(headers.get("retry-after-ms"))
+    if millis is not None:
+        return millis / 1000
     value = headers.get("retry-after")
     if value is None:
         return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
+    seconds = _seconds(value)
+    if seconds is not None:
+        return seconds
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)  # RFC 5322 reads "-0000" and a missing zone as UTC
     return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
+
+
+def _seconds(value: str | None) -> float | None:
+    """A finite, non-negative number of seconds, or None for anything else ("nan", "soon")."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return max(number, 0.0) if math.isfinite(number) else None
 
 
 class wait_for_server(wait_base):  # noqa: N801  (tenacity's naming for wait strategies)
@@ -95,7 +106,7 @@ class wait_for_server(wait_base):  # noqa: N801  (tenacity's naming for wait str
 
     def __init__(self, policy: RetryPolicy) -> None:
         self._backoff = wait_exponential_jitter(
-            initial=policy.initial_wait, max=policy.max_wait, jitter=policy.jitter
+            multiplier=policy.initial_wait, max=policy.max_wait, jitter=policy.jitter
         )
 
     def __call__(self, retry_state: RetryCallState) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from datetime import date
@@ -13,7 +14,7 @@ from sitrep.errors import ArticleError
 
 # Archives write the publication date as a first line `date YYYY-MM-DD`, sometimes with the
 # article's first words after it on the same line.
-_DATE_LINE = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})[ \t]*(?:\r?\n)?")
+_DATE_LINE = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})(?=\s|\Z)[ \t]*(?:\r?\n)?")
 
 
 class Article(BaseModel):
@@ -59,11 +60,13 @@ class Article(BaseModel):
         """Decode UTF-8 text, honouring a leading `date YYYY-MM-DD` line."""
         if b"\x00" in data:
             raise ArticleError("file contains NUL bytes: binary data, not text")
+        body = data.removeprefix(codecs.BOM_UTF8)
         try:
-            text = data.decode("utf-8-sig")
+            text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
+            offset = exc.start + len(data) - len(body)
             raise ArticleError(
-                f"file is not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start}"
+                f"file is not UTF-8 text: byte 0x{body[exc.start]:02x} at offset {offset}"
             ) from exc
         stated, text = split_date_line(text)
         return cls.from_text(text, published=published or stated, source=source)

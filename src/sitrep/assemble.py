@@ -99,18 +99,19 @@ class _Checker:
     def figure(
         self, path: str, value: float, qualifier: Qualifier, passages: Sequence[Evidence]
     ) -> None:
-        """A statistic's value: stated exactly, or as a vague quantity if not called exact."""
+        """A statistic's value must be stated; a hedged or vague figure is never "exact"."""
         if not passages:
             return
-        mentions = [m for e in passages for m in find_numbers(e.quote)]
-        if value.is_integer() and _stated(int(value), passages):
+        matching = [m for e in passages for m in find_numbers(e.quote) if m.value == value]
+        if not matching:
+            if not (value == 0 and _stated(0, passages)):
+                self.problems.append(_unstated(path, value))
             return
-        if any(
-            m.value == value and (qualifier is not Qualifier.EXACT or not m.approximate)
-            for m in mentions
-        ):
-            return
-        self.problems.append(_unstated(path, value))
+        if qualifier is Qualifier.EXACT and all(m.approximate for m in matching):
+            self.problems.append(
+                f"{path}: the article gives {_number(value)} as an approximate figure; use "
+                "qualifier 'about', 'at least' or 'at most'"
+            )
 
     def when(self, path: str, draft: DraftWhen, *, as_of_publication: bool = False) -> When:
         """Resolve the phrase in code; an undated stock is as of the publication date."""
@@ -126,11 +127,11 @@ class _Checker:
                 time_of_day=None,
                 source=DateSource.PUBLICATION,
             )
-        stated = [d for d in (draft.start, draft.end) if d is not None]
-        if published is not None and any(d > published for d in stated):
-            self.problems.append(
-                f"{path}: a date after the publication date ({published}) cannot be reported"
-            )
+        for name, day in (("start", draft.start), ("end", draft.end)):
+            if published is not None and day is not None and day > published:
+                self.problems.append(
+                    f"{path}.{name}: {day} is after the publication date ({published})"
+                )
         if draft.start and draft.end and draft.start > draft.end:
             self.problems.append(f"{path}: start {draft.start} is after end {draft.end}")
         if draft.phrase is not None and self.located.locate(draft.phrase) is None:
@@ -200,18 +201,20 @@ class _Checker:
                 f"({draft.launched})"
             )
 
-    def casualty(
-        self, path: str, draft: DraftCasualtyFigure, evidence: Sequence[Evidence]
-    ) -> CasualtyFigure | None:
+    def casualty(self, path: str, draft: DraftCasualtyFigure) -> CasualtyFigure | None:
+        """Each figure is checked against its own quote, not the incident's other numbers."""
         quote = self.evidence(f"{path}.quote", draft.quote)
         figures = {"best": draft.best, "low": draft.low, "high": draft.high}
         if all(v is None for v in figures.values()):
             self.problems.append(f"{path}: give best, or low and high")
         for name, value in figures.items():
-            self.count(f"{path}.{name}", value, [*evidence, *([quote] if quote else [])])
+            self.count(f"{path}.{name}", value, [quote] if quote else [])
         ordered = [v for v in (draft.low, draft.best, draft.high) if v is not None]
         if ordered != sorted(ordered):
-            self.problems.append(f"{path}: low <= best <= high does not hold")
+            self.problems.append(
+                f"{path}: low ({draft.low}) <= best ({draft.best}) <= high ({draft.high}) "
+                "does not hold"
+            )
         if quote is None:
             return None
         return CasualtyFigure(
@@ -238,8 +241,7 @@ class _Checker:
                 f"{draft.munitions.impacted}; use 'occurred'"
             )
         casualties = [
-            self.casualty(f"{path}.casualties[{i}]", c, evidence)
-            for i, c in enumerate(draft.casualties)
+            self.casualty(f"{path}.casualties[{i}]", c) for i, c in enumerate(draft.casualties)
         ]
         return Incident(
             id=_record_id(self.article.id, "incident", evidence, draft.summary),
@@ -308,9 +310,13 @@ def _stated(value: int, passages: Sequence[Evidence]) -> bool:
 
 def _unstated(path: str, value: float) -> str:
     return (
-        f"{path}: {value:g} is not stated in this record's evidence; quote the passage that "
-        "gives it, or use null if the article does not say"
+        f"{path}: {_number(value)} is not stated in this record's evidence; quote the passage "
+        "that gives it, or use null if the article does not say"
     )
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _unresolved(draft: DraftWhen, published: date | None) -> When:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -20,7 +21,8 @@ from sitrep.article import Article
 from sitrep.drafts import DraftExtraction
 
 TOOL_NAME = "record_article"
-_ARTICLE_CLOSE = "</article>"
+# Any spelling of the closing tag a model might take for one.
+_ARTICLE_CLOSE = re.compile(r"<\s*/\s*article\s*>", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,7 @@ class PromptSet:
         """The chat messages for one article: the fixed system prefix, then the article."""
         published = article.published.isoformat() if article.published else "unknown"
         # An article must not be able to close its own delimiter and speak as the user.
-        text = article.text.replace(_ARTICLE_CLOSE, "<\\/article>")
+        text = _ARTICLE_CLOSE.sub("<\\/article>", article.text)
         return [
             {"role": "system", "content": self.system},
             {"role": "user", "content": self.user.render(published=published, text=text)},

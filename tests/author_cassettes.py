@@ -72,7 +72,6 @@ def _completion(
         ],
         "usage": _usage(request, size),
         "service_tier": "default",
-        "system_fingerprint": None,
     }
     return httpx2.Response(
         200,

@@ -9,23 +9,24 @@ prompt first, and cassettes/README.md states the origin of every cassette and of
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any
 from urllib.parse import urlsplit
 
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 import pydantic
 import pytest
 import yaml
-from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
+from jsonschema.exceptions import ValidationError as SchemaError
+from jsonschema.exceptions import best_match
+from jsonschema.protocols import Validator as SchemaValidator
 from openai.types.chat import ChatCompletion
 from openai.types.chat.completion_create_params import CompletionCreateParamsNonStreaming
 from openai.types.shared import ErrorObject
@@ -132,24 +133,9 @@ each_cassette = pytest.mark.parametrize("path", CASSETTE_FILES, ids=_name)
 # --- OpenAI's OpenAPI description -----------------------------------------------------------------
 
 
-class SchemaError(Protocol):
-    """The part of jsonschema's ValidationError the reports use."""
-
-    message: str
-    json_path: str
-    validator: str  # the failing keyword
-    relative_schema_path: Sequence[object]
-    context: list[Any]
-
-
-class SchemaValidator(Protocol):
-    def iter_errors(self, instance: object) -> Iterator[SchemaError]: ...
-
-
 @dataclass(frozen=True)
 class OpenAPI:
     validators: Mapping[str, SchemaValidator]
-    published_fingerprint: Mapping[str, Any]  # system_fingerprint as the spec states it
 
 
 _SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "schemas"})
@@ -180,19 +166,6 @@ def _nullable_as_json_schema(node: object) -> None:
                 node["anyOf"] = [inner, {"type": "null"}]
 
 
-def _allow_null_fingerprint(schemas: dict[str, Any]) -> dict[str, Any]:
-    """The one correction to the published spec; returns the field's schema as published.
-
-    The spec types `system_fingerprint` as a string, but the API returns null for it from many
-    models, and OpenAI's answer is that validators should accept null for this deprecated field
-    (openai/openai-node#1525); the SDK types it `Optional[str]`.
-    """
-    properties = schemas["CreateChatCompletionResponse"]["properties"]
-    published: dict[str, Any] = properties["system_fingerprint"]
-    properties["system_fingerprint"] = {"anyOf": [published, {"type": "null"}]}
-    return published
-
-
 @pytest.fixture(scope="module")
 def openapi() -> OpenAPI:
     if not SPEC.is_file():
@@ -211,7 +184,6 @@ def openapi() -> OpenAPI:
     )
     schemas = document["components"]["schemas"]
     _nullable_as_json_schema(schemas)
-    published = _allow_null_fingerprint(schemas)
     registry = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(document))
     names = ("CreateChatCompletionRequest", "CreateChatCompletionResponse", "ErrorResponse")
     validators = {
@@ -220,10 +192,10 @@ def openapi() -> OpenAPI:
         )
         for name in names
     }
-    return OpenAPI(validators, copy.deepcopy(published))
+    return OpenAPI(validators)
 
 
-def schema_errors(validator: SchemaValidator, instance: object, where: str) -> list[str]:
+def schema_errors(validator: SchemaValidator, instance: Any, where: str) -> list[str]:
     """`where: $.path: message` for each violation.
 
     An instance that matches no alternative of an anyOf/oneOf gets, for each alternative, the
@@ -241,7 +213,7 @@ def schema_errors(validator: SchemaValidator, instance: object, where: str) -> l
         causes = "; ".join(
             f"[{alternative}] {best.json_path}: {_short(best.message, 120)}"
             for alternative, errors in by_alternative.items()
-            for best in [cast(SchemaError, best_match(errors))]
+            for best in [best_match(errors)]
         )
         found.append(f"{where}: {error.json_path}: matches no {error.validator} branch: {causes}")
     return found[:MAX_REPORTED]
@@ -282,7 +254,7 @@ def test_openapi_validators_accept_valid_and_reject_malformed_bodies(openapi: Op
     request = openapi.validators["CreateChatCompletionRequest"]
     response = openapi.validators["CreateChatCompletionResponse"]
     error = openapi.validators["ErrorResponse"]
-    completion = {
+    completion: dict[str, Any] = {
         "id": "chatcmpl-x",
         "object": "chat.completion",
         "created": 0,
@@ -298,21 +270,13 @@ def test_openapi_validators_accept_valid_and_reject_malformed_bodies(openapi: Op
     }
     assert not list(response.iter_errors(completion))
     assert list(response.iter_errors({**completion, "choices": [{"finish_reason": "done"}]}))
-    minimal = {"model": "m", "messages": [{"role": "user", "content": "a"}]}
+    minimal: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "a"}]}
     assert not list(request.iter_errors(minimal))
     assert not list(request.iter_errors({**minimal, "max_completion_tokens": None}))  # nullable
     assert list(request.iter_errors({**minimal, "max_completion_tokens": "many"}))
     assert list(request.iter_errors({**minimal, "messages": []}))
     assert list(request.iter_errors({**minimal, "messages": [{"role": "wizard", "content": "a"}]}))
     assert list(error.iter_errors({"error": {"message": "no type, param or code"}}))
-
-
-def test_spec_still_needs_the_system_fingerprint_correction(openapi: OpenAPI) -> None:
-    """When OpenAI's spec allows a null fingerprint, drop `_allow_null_fingerprint`."""
-    published = jsonschema.Draft202012Validator(openapi.published_fingerprint)
-    assert list(published.iter_errors(None)), (
-        "the spec now allows a null system_fingerprint; remove _allow_null_fingerprint"
-    )
 
 
 # --- the openai SDK's own types -------------------------------------------------------------------

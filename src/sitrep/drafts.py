@@ -32,7 +32,9 @@ from sitrep.vocab import (
 )
 
 Count = Annotated[int, Field(ge=0)]
-Quote = Annotated[str, Field(min_length=1)]
+# No minLength: strict structured output rejects it. An empty quote is found nowhere in the
+# article, so the checks in code reject it with a message.
+Quote = str
 
 
 class _Draft(BaseModel):

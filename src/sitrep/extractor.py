@@ -26,6 +26,7 @@ import openai
 import pydantic
 from instructor.core.exceptions import ResponseParsingError
 from instructor.v2 import mode_registry
+from instructor.v2.core.registry import ModeHandlers
 from instructor.v2.providers.openai.schema import generate_openai_schema
 from openai.types.chat import ChatCompletion
 
@@ -121,37 +122,44 @@ class Extractor:
 
     def extract(self, article: Article) -> Extraction:
         """Extract one article, blocking. Raises an `ExtractionError` or `ArticleError`."""
-        attempts = self._start(article)
-        retrying = sync_retrying(self.config.retry)
+        conversation = self._start(article)
         while True:
-            try:
-                completion = retrying(self._client.chat.completions.create, **attempts.kwargs)
-            except openai.OpenAIError as exc:
-                raise translate(exc, **attempts.spent()) from exc
-            result = attempts.receive(completion)
+            result = conversation.receive(self._send(conversation))
             if result is not None:
                 return result
 
     async def aextract(self, article: Article) -> Extraction:
         """Extract one article without blocking the event loop."""
-        attempts = self._start(article)
+        conversation = self._start(article)
         while True:
-            completion = await self._asend(attempts)
-            result = attempts.receive(completion)
+            result = conversation.receive(await self._asend(conversation))
             if result is not None:
                 return result
 
-    async def _asend(self, attempts: _Attempts) -> ChatCompletion:
+    def _send(self, conversation: _Conversation) -> ChatCompletion:
+        """One request, retried through transport faults only."""
+        try:
+            for attempt in sync_retrying(self.config.retry):
+                with attempt:
+                    completion: ChatCompletion = self._client.chat.completions.create(
+                        **conversation.kwargs
+                    )
+                    return completion
+        except openai.OpenAIError as exc:
+            raise translate(exc, **conversation.spent()) from exc
+        raise AssertionError("unreachable: tenacity returns or re-raises")  # pragma: no cover
+
+    async def _asend(self, conversation: _Conversation) -> ChatCompletion:
         try:
             async for attempt in async_retrying(self.config.retry):
                 with attempt:
                     completion: ChatCompletion = await self._async_client.chat.completions.create(
-                        **attempts.kwargs
+                        **conversation.kwargs
                     )
                     return completion
         except openai.OpenAIError as exc:
-            raise translate(exc, **attempts.spent()) from exc
-        raise AssertionError("unreachable: tenacity re-raises or returns")  # pragma: no cover
+            raise translate(exc, **conversation.spent()) from exc
+        raise AssertionError("unreachable: tenacity returns or re-raises")  # pragma: no cover
 
     def close(self) -> None:
         self._client.close()
@@ -159,14 +167,14 @@ class Extractor:
     async def aclose(self) -> None:
         await self._async_client.close()
 
-    def _start(self, article: Article) -> _Attempts:
+    def _start(self, article: Article) -> _Conversation:
         if len(article.text) > self.config.max_article_chars:
             raise ArticleError(
                 f"article {article.id} has {len(article.text):,} characters, more than the "
                 f"{self.config.max_article_chars:,} allowed (ModelConfig.max_article_chars)"
             )
         kwargs = {**self._request, "messages": self.prompts.messages(article)}
-        return _Attempts(self, article, kwargs)
+        return _Conversation(self.config, self._handlers, self.prompts.version, article, kwargs)
 
 
 def _static_request(config: ModelConfig) -> dict[str, Any]:
@@ -199,11 +207,20 @@ def draft_schema() -> dict[str, Any]:
     return dict(generate_openai_schema(DraftExtraction))
 
 
-class _Attempts:
-    """One article's conversation with the model, across re-asks."""
+class _Conversation:
+    """One article's exchange with the model, across re-asks."""
 
-    def __init__(self, extractor: Extractor, article: Article, kwargs: dict[str, Any]) -> None:
-        self._extractor = extractor
+    def __init__(
+        self,
+        config: ModelConfig,
+        handlers: ModeHandlers,
+        prompt_version: str,
+        article: Article,
+        kwargs: dict[str, Any],
+    ) -> None:
+        self._config = config
+        self._handlers = handlers
+        self._prompt_version = prompt_version
         self.article = article
         self.kwargs = kwargs
         self.usage = TokenUsage()
@@ -218,7 +235,7 @@ class _Attempts:
         self._account(completion)
         self._reject_unusable(completion)
         try:
-            draft = self._extractor._handlers.response_parser(
+            draft = self._handlers.response_parser(
                 response=completion,
                 response_model=DraftExtraction,
                 validation_context=None,
@@ -228,14 +245,14 @@ class _Attempts:
             )
             return assemble(draft, self.article, self._provenance())
         except (*_PARSE_ERRORS, DraftRejectedError) as exc:
-            if self.reasks >= self._extractor.config.reask_budget:
+            if self.reasks >= self._config.reask_budget:
                 raise InvalidOutputError(
                     f"output still invalid after {self.reasks} re-ask(s): {_first_line(exc)}",
                     problems=_problems(exc),
                     **self.spent(),
                 ) from exc
             self.reasks += 1
-            self.kwargs = self._extractor._handlers.reask_handler(
+            self.kwargs = self._handlers.reask_handler(
                 kwargs=self.kwargs, response=completion, exception=exc
             )
             return None
@@ -260,7 +277,7 @@ class _Attempts:
             raise RefusalError("the endpoint's content filter stopped the answer", **self.spent())
         if choice.finish_reason == "length":
             raise TruncatedOutputError(
-                f"the answer was cut off at {self._extractor.config.max_output_tokens} output "
+                f"the answer was cut off at {self._config.max_output_tokens} output "
                 "tokens (finish_reason 'length'); raise ModelConfig.max_output_tokens",
                 **self.spent(),
             )
@@ -268,8 +285,8 @@ class _Attempts:
     def _provenance(self) -> Provenance:
         return Provenance(
             article_id=self.article.id,
-            model=self._extractor.config.model,
-            prompt_version=self._extractor.prompts.version,
+            model=self._config.model,
+            prompt_version=self._prompt_version,
             schema_version=schema_version(),
             request_ids=list(self.request_ids),
             usage=self.usage,

@@ -14,6 +14,7 @@ building it costs more CPU than sending the request.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -167,13 +168,23 @@ class Extractor:
     async def aclose(self) -> None:
         await self._async_client.close()
 
-    def _start(self, article: Article) -> _Conversation:
+    def request_for(self, article: Article) -> dict[str, Any]:
+        """The chat completion request's arguments for `article`, as they will be sent."""
         if len(article.text) > self.config.max_article_chars:
             raise ArticleError(
                 f"article {article.id} has {len(article.text):,} characters, more than the "
-                f"{self.config.max_article_chars:,} allowed (ModelConfig.max_article_chars)"
+                f"{self.config.max_article_chars:,} allowed (ModelConfig.max_article_chars); "
+                "split it, or raise the limit if the model's context allows"
             )
-        kwargs = {**self._request, "messages": self.prompts.messages(article)}
+        return {**self._request, "messages": self.prompts.messages(article)}
+
+    @functools.cached_property
+    def fixed_request_chars(self) -> int:
+        """Characters every request carries whatever the article: for estimates before sending."""
+        return len(json.dumps(self._request)) + len(self.prompts.system)
+
+    def _start(self, article: Article) -> _Conversation:
+        kwargs = self.request_for(article)
         return _Conversation(self.config, self._handlers, self.prompts.version, article, kwargs)
 
 

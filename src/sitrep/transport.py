@@ -72,13 +72,13 @@ def retry_after(exc: BaseException, now: datetime | None = None) -> float | None
     if not isinstance(exc, openai.APIStatusError):
         return None
     headers = exc.response.headers
-    millis = _seconds(headers.get("retry-after-ms"))
+    millis = parse_seconds(headers.get("retry-after-ms"))
     if millis is not None:
         return millis / 1000
     value = headers.get("retry-after")
     if value is None:
         return None
-    seconds = _seconds(value)
+    seconds = parse_seconds(value)
     if seconds is not None:
         return seconds
     try:
@@ -90,7 +90,7 @@ def retry_after(exc: BaseException, now: datetime | None = None) -> float | None
     return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
-def _seconds(value: str | None) -> float | None:
+def parse_seconds(value: str | None) -> float | None:
     """A finite, non-negative number of seconds, or None for anything else ("nan", "soon")."""
     if value is None:
         return None

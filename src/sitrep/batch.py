@@ -1,0 +1,364 @@
+"""The batch job: an archive of articles through the extractor into an output directory.
+
+    inputs (readers) → skip what the ledger has finished → bounded concurrency → extractor
+    (calls logged, cached and rate-limited on the wire: `sitrep.calls`) → outputs + ledger,
+    committed together → summary
+
+Everything streams: inputs are read one at a time and at most `concurrency` articles are in
+memory. Each article ends `done` (its records in incidents.jsonl / statistics.jsonl), `failed`
+(with a specific reason in failures.jsonl), or `pending` (not started because the cost ceiling
+was reached or the run was stopped; the next run picks it up). Running the same command again
+resumes: finished articles are skipped, and requests already answered are served from the
+ledger's response cache instead of being paid for again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx2
+
+from sitrep.article import Article
+from sitrep.calls import LoggedTransport, current_article
+from sitrep.costs import CHARS_PER_TOKEN, DEFAULT_PRICES, Price, price_for
+from sitrep.errors import ArticleError, ExtractionError, ReplayError, SitrepError
+from sitrep.extractor import Extractor, ModelConfig
+from sitrep.ledger import Completion, Ledger, Status
+from sitrep.outputs import INCIDENTS, STATISTICS, Outputs, write_failures
+from sitrep.ratelimit import RateLimiter
+from sitrep.readers import InputItem
+from sitrep.records import Extraction, TokenUsage
+from sitrep.schemas import schema_version
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOptions:
+    concurrency: int = 16  # requests in flight at once
+    rpm: int | None = None  # requests per minute the endpoint allows
+    tpm: int | None = None  # tokens per minute the endpoint allows
+    max_cost: float | None = None  # US dollars; no article starts once this is reached
+    retry_failed: bool = False  # try failed articles again
+    prices: Mapping[str, Price] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    expected_output_tokens: int = 1000  # for budgets before a response says how many it used
+    use_cache: bool = True  # serve identical requests from earlier answers
+
+
+@dataclass(frozen=True, slots=True)
+class BatchProgress:
+    """Counts for this run so far; `in_flight` articles are being extracted."""
+
+    read: int = 0
+    extracted: int = 0
+    failed: int = 0
+    skipped: int = 0  # finished (or failed) in an earlier run
+    duplicates: int = 0  # the same text at another location
+    deferred: int = 0  # left pending by the cost ceiling or a stop
+    in_flight: int = 0
+    incidents: int = 0
+    statistics: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = 0.0  # None when the model has no price
+    rate_limited: int = 0  # 429s seen
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    """The run's counts, the ledger's totals over every run, and why it stopped early, if it did."""
+
+    run: BatchProgress
+    done: int  # in the ledger, over every run
+    failed: int
+    pending: int
+    stopped: str | None  # "cost ceiling", "stopped", or None when every input was handled
+    output_dir: Path
+
+
+Inputs = Iterable[InputItem | Article] | AsyncIterable[InputItem | Article]
+
+
+async def run_batch(
+    inputs: Inputs,
+    config: ModelConfig,
+    *,
+    api_key: str,
+    out_dir: Path,
+    options: BatchOptions | None = None,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    stop: asyncio.Event | None = None,
+    on_progress: Callable[[BatchProgress], None] | None = None,
+) -> BatchSummary:
+    """Extract every input into `out_dir`, resuming whatever an earlier run left there.
+
+    `transport` replaces the network (a replay transport, a test server's); `stop`, once set,
+    starts no more articles and lets those in flight finish. Cancelling the call abandons the
+    ones in flight; they stay pending for the next run.
+    """
+    options = options or BatchOptions()
+    ledger = Ledger.open(out_dir)
+    limiter = RateLimiter(options.rpm, options.tpm)
+    inner = transport or httpx2.AsyncHTTPTransport(
+        limits=httpx2.Limits(
+            max_connections=options.concurrency * 2,
+            max_keepalive_connections=options.concurrency,
+        )
+    )
+    wire = LoggedTransport(
+        inner,
+        ledger,
+        limiter=limiter,
+        expected_output_tokens=options.expected_output_tokens,
+        use_cache=options.use_cache,
+    )
+    client = httpx2.AsyncClient(transport=wire)
+    extractor = Extractor(config, api_key=api_key, async_http_client=client)
+    run = _Run(
+        extractor,
+        ledger=ledger,
+        outputs=Outputs(out_dir, ledger),
+        limiter=limiter,
+        options=options,
+        on_progress=on_progress,
+    )
+    try:
+        stopped = await run.consume(inputs, stop or asyncio.Event())
+    finally:
+        await run.settle()
+        write_failures(out_dir, ledger)
+        run.outputs.close()
+        await extractor.aclose()
+        counts = ledger.counts()
+        ledger.close()
+    return BatchSummary(
+        run=run.progress(),
+        done=counts[Status.DONE],
+        failed=counts[Status.FAILED],
+        pending=counts[Status.PENDING],
+        stopped=stopped,
+        output_dir=out_dir,
+    )
+
+
+class _Run:
+    def __init__(
+        self,
+        extractor: Extractor,
+        *,
+        ledger: Ledger,
+        outputs: Outputs,
+        limiter: RateLimiter,
+        options: BatchOptions,
+        on_progress: Callable[[BatchProgress], None] | None,
+    ) -> None:
+        self.extractor = extractor
+        self.ledger = ledger
+        self.outputs = outputs
+        self.limiter = limiter
+        self.options = options
+        self.on_progress = on_progress
+        self.price = price_for(extractor.config.model, options.prices)
+        self.counts: dict[str, int] = dict.fromkeys(
+            (
+                "read",
+                "extracted",
+                "failed",
+                "skipped",
+                "duplicates",
+                "deferred",
+                "incidents",
+                "statistics",
+            ),
+            0,
+        )
+        self.usage = TokenUsage()
+        self.cost = 0.0
+        self.in_flight: dict[str, asyncio.Task[None]] = {}
+        self.committed_estimate = 0.0  # estimated cost of the articles in flight
+        self.started = time.monotonic()
+        self.slots = asyncio.Semaphore(options.concurrency)
+
+    async def consume(self, inputs: Inputs, stop: asyncio.Event) -> str | None:
+        stopped: str | None = None
+        async for raw in _aiter(inputs):
+            item = raw if isinstance(raw, InputItem) else InputItem(_location(raw), article=raw)
+            self.counts["read"] += 1
+            if stopped is None and stop.is_set():
+                stopped = "stopped"
+            if not self._should_start(item, deferring=stopped is not None):
+                continue
+            assert item.article is not None  # _should_start took every unreadable input
+            if stopped is None and self._over_budget(item.article):
+                stopped = "cost ceiling"
+            if stopped is not None:
+                self.counts["deferred"] += 1
+                continue
+            await self.slots.acquire()
+            if stop.is_set():  # set while waiting for a slot
+                self.slots.release()
+                stopped = "stopped"
+                self.counts["deferred"] += 1
+                continue
+            self._launch(item.article)
+        return stopped
+
+    async def settle(self) -> None:
+        """Wait for the articles in flight; if cancelled, abandon them (they stay pending)."""
+        try:
+            await asyncio.gather(*self.in_flight.values())
+        except asyncio.CancelledError:
+            for task in self.in_flight.values():
+                task.cancel()
+            await asyncio.gather(*self.in_flight.values(), return_exceptions=True)
+            raise
+
+    def progress(self) -> BatchProgress:
+        return BatchProgress(
+            **self.counts,
+            in_flight=len(self.in_flight),
+            prompt_tokens=self.usage.prompt_tokens,
+            completion_tokens=self.usage.completion_tokens,
+            cost=self.cost if self.price is not None else None,
+            rate_limited=self.limiter.rate_limited,
+            elapsed=time.monotonic() - self.started,
+        )
+
+    def _should_start(self, item: InputItem, *, deferring: bool) -> bool:
+        """Record the input in the ledger; True if it is an article to extract now."""
+        row = self.ledger.get(item.id)
+        if item.id in self.in_flight or (row is not None and row.location != item.location):
+            self.counts["duplicates"] += 1
+            self.ledger.add_duplicate(item.id, item.location)
+            return False
+        if item.article is None:  # unreadable: a failure straight away, once
+            if row is None or (self.options.retry_failed and row.status is Status.FAILED):
+                self.ledger.add_pending(item.id, item.location)
+                self.ledger.start(item.id)
+                self._finish_failed(item.id, "input", item.error or "unreadable", TokenUsage())
+            else:
+                self.counts["skipped"] += 1
+            return False
+        if row is None:
+            self.ledger.add_pending(item.id, item.location)
+            return True
+        if row.status is Status.DONE or (
+            row.status is Status.FAILED and not self.options.retry_failed
+        ):
+            self.counts["skipped"] += 1
+            return False
+        return True
+
+    def _over_budget(self, article: Article) -> bool:
+        if self.options.max_cost is None or self.price is None:
+            return False
+        return self.cost + self.committed_estimate + self._estimate(article) > self.options.max_cost
+
+    def _estimate(self, article: Article) -> float:
+        if self.price is None:
+            return 0.0
+        prompt_chars = self.extractor.fixed_request_chars + len(article.text)
+        return self.price.cost(prompt_chars // CHARS_PER_TOKEN, self.options.expected_output_tokens)
+
+    def _launch(self, article: Article) -> None:
+        estimate = self._estimate(article)
+        self.committed_estimate += estimate
+
+        async def extract_one() -> None:
+            token = current_article.set(article.id)
+            try:
+                self.ledger.start(article.id)
+                await self._extract(article)
+            finally:
+                current_article.reset(token)
+                self.committed_estimate -= estimate
+                del self.in_flight[article.id]
+                self.slots.release()
+                if self.on_progress is not None:
+                    self.on_progress(self.progress())
+
+        self.in_flight[article.id] = asyncio.create_task(extract_one())
+
+    async def _extract(self, article: Article) -> None:
+        try:
+            extraction = await self.extractor.aextract(article)
+        except ArticleError as exc:
+            self._finish_failed(article.id, "article", str(exc), TokenUsage())
+        except ExtractionError as exc:
+            self._finish_failed(article.id, type(exc).__name__, str(exc), exc.usage)
+        except ReplayError as exc:
+            self._finish_failed(article.id, "replay", str(exc), TokenUsage())
+        except SitrepError as exc:  # any other error of ours is still this article's failure
+            self._finish_failed(article.id, type(exc).__name__, str(exc), TokenUsage())
+        else:
+            self._finish_done(extraction)
+
+    def _finish_done(self, extraction: Extraction) -> None:
+        usage = extraction.provenance.usage
+        committed = {
+            INCIDENTS: self.outputs.incidents.append(extraction.incidents),
+            STATISTICS: self.outputs.statistics.append(extraction.statistics),
+        }
+        self.ledger.finish(
+            extraction.article_id,
+            Status.DONE,
+            self._completion(
+                usage,
+                incidents=len(extraction.incidents),
+                statistics=len(extraction.statistics),
+            ),
+            committed=committed,
+        )
+        self.counts["extracted"] += 1
+        self.counts["incidents"] += len(extraction.incidents)
+        self.counts["statistics"] += len(extraction.statistics)
+
+    def _finish_failed(self, article_id: str, kind: str, reason: str, usage: TokenUsage) -> None:
+        self.ledger.finish(
+            article_id, Status.FAILED, self._completion(usage, error_kind=kind, error=reason)
+        )
+        self.counts["failed"] += 1
+
+    def _completion(
+        self,
+        usage: TokenUsage,
+        *,
+        incidents: int = 0,
+        statistics: int = 0,
+        error_kind: str | None = None,
+        error: str | None = None,
+    ) -> Completion:
+        self.usage = self.usage + usage
+        cost = None
+        if self.price is not None:
+            cost = self.price.cost(usage.prompt_tokens, usage.completion_tokens)
+            self.cost += cost
+        return Completion(
+            model=self.extractor.config.model,
+            prompt_version=self.extractor.prompts.version,
+            schema_version=schema_version(),
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost=cost,
+            incidents=incidents,
+            statistics=statistics,
+            error_kind=error_kind,
+            error=error,
+        )
+
+
+def _location(article: Article) -> str:
+    return article.source or article.url or f"article {article.id}"
+
+
+async def _aiter(inputs: Inputs) -> AsyncIterator[InputItem | Article]:
+    if isinstance(inputs, AsyncIterable):
+        async for item in inputs:
+            yield item
+    else:
+        for item in inputs:
+            yield item
+            await asyncio.sleep(0)  # let finished articles commit between reads

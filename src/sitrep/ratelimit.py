@@ -1,0 +1,136 @@
+"""Requests- and tokens-per-minute limits, kept on the client side of the wire.
+
+Written here rather than taken from a library: the limiter has to count tokens before a request
+is sent and correct the count with the usage that comes back, pause everything when a 429 names a
+Retry-After, read OpenAI's `x-ratelimit-*` headers, and back off adaptively; the asyncio limiters
+on PyPI (aiolimiter, for one) meter a single quantity with no way to correct or pause it.
+
+The limits are enforced over a sliding window (60 s by default), which never exceeds a server's
+sliding-window or token-bucket limit of the same size. On a 429 the usable share of each limit
+drops by a tenth and every request waits out the Retry-After; each success wins back a little.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from sitrep.transport import parse_seconds
+
+_BACKOFF = 0.9  # share of the limits kept after a 429
+_RECOVERY = 0.002  # share won back by each success, up to the full limit
+_FLOOR = 0.25  # never slow below this share of the stated limits
+_DEFAULT_PAUSE = 1.0  # seconds, after a 429 that names no Retry-After
+
+
+@dataclass(slots=True)
+class Reservation:
+    """One request's place in the window; `tokens` is corrected once usage is known."""
+
+    at: float
+    tokens: int
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        rpm: int | None = None,
+        tpm: int | None = None,
+        *,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rpm, self.tpm, self.window = rpm, tpm, window
+        self._clock = clock
+        self._sent: deque[Reservation] = deque()
+        self._tokens = 0  # tokens of the reservations still in the window
+        self._share = 1.0
+        self._paused_until = 0.0
+        self._lock = asyncio.Lock()
+        self.rate_limited = 0  # 429s observed
+
+    async def acquire(self, tokens: int) -> Reservation:
+        """Wait until a request of about `tokens` tokens fits in every limit, then reserve it."""
+        async with self._lock:  # first come, first served
+            while (wait := self._wait(tokens)) > 0:
+                await asyncio.sleep(wait)
+            reservation = Reservation(self._clock(), tokens)
+            self._sent.append(reservation)
+            self._tokens += tokens
+            return reservation
+
+    def settle(self, reservation: Reservation, tokens: int) -> None:
+        """Replace the estimate with the tokens the request really used."""
+        if reservation in self._sent:
+            self._tokens += tokens - reservation.tokens
+        reservation.tokens = tokens
+
+    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        """Learn from a response: 429s and OpenAI's rate-limit headers."""
+        now = self._clock()
+        if status == 429:
+            self.rate_limited += 1
+            self._share = max(self._share * _BACKOFF, _FLOOR)
+            millis = parse_seconds(headers.get("retry-after-ms"))
+            seconds = (
+                millis / 1000 if millis is not None else parse_seconds(headers.get("retry-after"))
+            )
+            self._pause(now + (seconds if seconds is not None else _DEFAULT_PAUSE))
+            return
+        if status < 400:
+            self._share = min(self._share + _RECOVERY, 1.0)
+        for kind in ("requests", "tokens"):
+            if headers.get(f"x-ratelimit-remaining-{kind}") == "0":
+                self._pause(now + _duration(headers.get(f"x-ratelimit-reset-{kind}")))
+
+    @property
+    def share(self) -> float:
+        """The part of the stated limits in use after adaptive slow-downs."""
+        return self._share
+
+    def _pause(self, until: float) -> None:
+        self._paused_until = max(self._paused_until, until)
+
+    def _wait(self, tokens: int) -> float:
+        now = self._clock()
+        while self._sent and self._sent[0].at <= now - self.window:
+            self._tokens -= self._sent.popleft().tokens
+        waits = [self._paused_until - now]
+        if self.rpm is not None:
+            allowed = max(int(self.rpm * self._share), 1)
+            if len(self._sent) >= allowed:
+                waits.append(self._sent[len(self._sent) - allowed].at + self.window - now)
+        if self.tpm is not None and self._sent:
+            allowed = max(int(self.tpm * self._share), 1)
+            excess = self._tokens + tokens - allowed
+            for reservation in self._sent:  # the oldest reservations free their tokens first
+                if excess <= 0:
+                    break
+                excess -= reservation.tokens
+                waits.append(reservation.at + self.window - now)
+        return max(waits)
+
+
+def _duration(value: str | None) -> float:
+    """OpenAI's reset durations: "1s", "6m0s", "20ms", "1h2m3.5s"."""
+    if not value:
+        return 1.0
+    total, number = 0.0, ""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    i = 0
+    while i < len(value):
+        char = value[i]
+        if char.isdigit() or char == ".":
+            number += char
+            i += 1
+            continue
+        unit = "ms" if value.startswith("ms", i) else char
+        if unit not in units or not number:
+            return 1.0
+        total += float(number) * units[unit]
+        number = ""
+        i += len(unit)
+    return total + (float(number) if number else 0.0)

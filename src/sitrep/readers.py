@@ -1,0 +1,213 @@
+"""Archives in, articles out, one at a time: the whole archive is never held in memory.
+
+An archive is any mix of
+- directories, searched recursively in name order, of `.txt` and `.md` files (a first line
+  `date YYYY-MM-DD` gives the publication date) and `.html`/`.htm` files;
+- JSON Lines files (`.jsonl`, `.jsonl.gz`), one object per line;
+- CSV files (`.csv`, `.csv.gz`) with a header row.
+Rows and objects use the keys `text` (required), `published`, `source`, `url`, `title`, `id`.
+
+Every input yields exactly one `InputItem`: an article, or the reason it cannot be one, with
+its location (`path`, `path:line 7`, `path:row 3`), so nothing read is ever lost. HTML is
+reduced to its visible text.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from bs4 import BeautifulSoup
+
+from sitrep.article import Article, split_date_line
+from sitrep.errors import ArticleError
+
+TEXT_SUFFIXES = (".txt", ".md")
+HTML_SUFFIXES = (".html", ".htm")
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz")
+CSV_SUFFIXES = (".csv", ".csv.gz")
+_ARTICLE_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + JSONL_SUFFIXES + CSV_SUFFIXES
+_LOOKS_LIKE_HTML = re.compile(r"\A\s*(?:<!doctype html|<html\b|<(?:body|article|p|div)\b)", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class InputItem:
+    """One input: an article, or why it could not be read as one."""
+
+    location: str
+    article: Article | None = None
+    error: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The article's id; an unreadable input is keyed by its location instead."""
+        if self.article is not None:
+            return self.article.id
+        return "input-" + hashlib.sha256(self.location.encode()).hexdigest()[:16]
+
+
+def read_archives(paths: Iterable[Path]) -> Iterator[InputItem]:
+    for path in paths:
+        if path.is_dir():
+            yield from _read_directory(path)
+        elif not path.exists():
+            yield InputItem(str(path), error="no such file or directory")
+        else:
+            yield from _read_file(path)
+
+
+def _read_directory(directory: Path) -> Iterator[InputItem]:
+    for root, dirs, files in os.walk(directory):
+        dirs.sort()
+        for name in sorted(files):
+            if name.lower().endswith(_ARTICLE_SUFFIXES):
+                yield from _read_file(Path(root) / name)
+
+
+def _read_file(path: Path) -> Iterator[InputItem]:
+    name = path.name.lower()
+    if name.endswith(JSONL_SUFFIXES):
+        yield from _read_jsonl(path)
+    elif name.endswith(CSV_SUFFIXES):
+        yield from _read_csv(path)
+    elif name.endswith(TEXT_SUFFIXES + HTML_SUFFIXES):
+        yield _read_text_file(path)
+    else:
+        yield InputItem(str(path), error=f"unsupported file type: {path.suffix or 'no suffix'}")
+
+
+def _read_text_file(path: Path) -> InputItem:
+    location = str(path)
+    try:
+        article = Article.from_bytes(path.read_bytes(), source=location)
+    except OSError as exc:
+        return InputItem(location, error=f"cannot read: {exc.strerror}")
+    except ArticleError as exc:
+        return InputItem(location, error=str(exc))
+    if path.suffix.lower() in HTML_SUFFIXES or _LOOKS_LIKE_HTML.match(article.text):
+        return _from_fields(
+            location, {"text": article.text, "source": location}, published=article.published
+        )
+    return InputItem(location, article=article)
+
+
+def _open_text(path: Path) -> IO[str]:
+    # errors="strict": a line that is not UTF-8 fails with its position, never silently mangled
+    if path.name.lower().endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return path.open(encoding="utf-8", newline="")
+
+
+def _read_jsonl(path: Path) -> Iterator[InputItem]:
+    try:
+        stream = _open_text(path)
+    except OSError as exc:
+        yield InputItem(str(path), error=f"cannot read: {exc.strerror}")
+        return
+    with stream:
+        number = 0
+        while True:
+            number += 1
+            location = f"{path}:line {number}"
+            try:
+                line = stream.readline()
+            except (UnicodeDecodeError, OSError, EOFError) as exc:
+                yield InputItem(location, error=f"unreadable from here on: {exc}")
+                return
+            if not line:
+                return
+            if not line.strip():
+                continue
+            try:
+                fields = json.loads(line)
+            except ValueError as exc:
+                yield InputItem(location, error=f"not valid JSON: {exc}")
+                continue
+            if not isinstance(fields, dict):
+                yield InputItem(location, error="not a JSON object")
+                continue
+            yield _from_fields(location, fields)
+
+
+def _read_csv(path: Path) -> Iterator[InputItem]:
+    try:
+        stream = _open_text(path)
+    except OSError as exc:
+        yield InputItem(str(path), error=f"cannot read: {exc.strerror}")
+        return
+    with stream:
+        rows = csv.DictReader(stream)
+        number = 0
+        while True:
+            number += 1
+            location = f"{path}:row {number}"
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except (UnicodeDecodeError, csv.Error, OSError, EOFError) as exc:
+                yield InputItem(location, error=f"unreadable from here on: {exc}")
+                return
+            yield _from_fields(location, row)
+
+
+def _from_fields(
+    location: str, fields: Mapping[str, Any], *, published: date | None = None
+) -> InputItem:
+    text = fields.get("text")
+    if not isinstance(text, str) or not text.strip():
+        return InputItem(location, error="no text")
+    try:
+        stated, text = split_date_line(text)
+        published = _date(fields.get("published")) or published or stated
+        if _LOOKS_LIKE_HTML.match(text):
+            text = html_to_text(text)
+        article = Article.from_text(
+            text,
+            published=published,
+            source=_optional(fields.get("source")) or location,
+            url=_optional(fields.get("url")),
+            title=_optional(fields.get("title")),
+        )
+    except (ArticleError, ValueError) as exc:
+        return InputItem(location, error=str(exc))
+    given_id = _optional(fields.get("id"))
+    if given_id is not None:
+        article = article.model_copy(update={"id": given_id})
+    return InputItem(location, article=article)
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML page, one block per line; scripts and styles dropped."""
+    soup = BeautifulSoup(html, "html.parser")
+    for hidden in soup(["script", "style", "noscript", "template", "head"]):
+        hidden.decompose()
+    lines = (line.strip() for line in soup.get_text("\n").splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def _date(value: object) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.strip()).date()
+        except ValueError:
+            raise ValueError(f"published is not an ISO date: {value!r}") from None
+    raise ValueError(f"published is not an ISO date: {value!r}")
+
+
+def _optional(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)

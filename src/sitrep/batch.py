@@ -15,6 +15,7 @@ ledger's response cache instead of being paid for again.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,10 +25,10 @@ import httpx2
 
 from sitrep.article import Article
 from sitrep.calls import LoggedTransport, current_article
-from sitrep.costs import CHARS_PER_TOKEN, DEFAULT_PRICES, Price, price_for
+from sitrep.costs import CHARS_PER_TOKEN, DEFAULT_PRICES, Price, price_for, token_counter
 from sitrep.errors import ArticleError, ExtractionError, ReplayError, SitrepError
 from sitrep.extractor import Extractor, ModelConfig
-from sitrep.ledger import Completion, Ledger, Status
+from sitrep.ledger import LEDGER_NAME, Completion, Ledger, Status
 from sitrep.outputs import INCIDENTS, STATISTICS, Outputs, write_failures
 from sitrep.ratelimit import RateLimiter
 from sitrep.readers import InputItem
@@ -362,3 +363,68 @@ async def _aiter(inputs: Inputs) -> AsyncIterator[InputItem | Article]:
         for item in inputs:
             yield item
             await asyncio.sleep(0)  # let finished articles commit between reads
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    """What a run would send, counted without sending anything."""
+
+    articles: int  # would be extracted
+    unreadable: int  # would fail before any request
+    already_done: int  # finished in an earlier run into the same directory
+    prompt_tokens: int
+    completion_tokens: int  # expected: `expected_output_tokens` per article
+    cost: float | None  # None when the model has no price
+    exact_tokens: bool  # counted with the model's tokenizer, not estimated
+
+
+def plan_batch(
+    inputs: Iterable[InputItem | Article],
+    config: ModelConfig,
+    *,
+    out_dir: Path | None = None,
+    options: BatchOptions | None = None,
+) -> BatchPlan:
+    """Count the articles, tokens and cost a run would take, sending nothing."""
+    options = options or BatchOptions()
+    count, exact = token_counter(config.model)
+    extractor = Extractor(config, api_key="dry-run: nothing is sent")
+    static = {k: v for k, v in extractor.request_for(_PROBE).items() if k != "messages"}
+    fixed = count(json.dumps(static)) + count(extractor.prompts.system)
+    ledger = Ledger(out_dir / LEDGER_NAME) if out_dir and (out_dir / LEDGER_NAME).exists() else None
+    articles = unreadable = done = prompt = 0
+    try:
+        for raw in inputs:
+            item = raw if isinstance(raw, InputItem) else InputItem(_location(raw), article=raw)
+            row = ledger.get(item.id) if ledger else None
+            if row is not None and row.status is Status.DONE:
+                done += 1
+            elif item.article is None:
+                unreadable += 1
+            else:
+                try:
+                    messages = extractor.request_for(item.article)["messages"]
+                except ArticleError:
+                    unreadable += 1
+                    continue
+                articles += 1
+                prompt += fixed + count(messages[-1]["content"]) + _MESSAGE_OVERHEAD
+    finally:
+        if ledger is not None:
+            ledger.close()
+    completion = articles * options.expected_output_tokens
+    price = price_for(config.model, options.prices)
+    return BatchPlan(
+        articles=articles,
+        unreadable=unreadable,
+        already_done=done,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cost=price.cost(prompt, completion) if price else None,
+        exact_tokens=exact,
+    )
+
+
+# Chat formatting adds a few tokens per message around the contents counted.
+_MESSAGE_OVERHEAD = 8
+_PROBE = Article.from_text("probe")

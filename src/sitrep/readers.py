@@ -211,3 +211,42 @@ def _optional(value: object) -> str | None:
     if value is None or value == "":
         return None
     return str(value)
+
+
+def count_inputs(paths: Iterable[Path]) -> int:
+    """How many inputs `read_archives` will yield, counted without parsing articles."""
+    total = 0
+    for path in paths:
+        if path.is_dir():
+            for root, _dirs, files in os.walk(path):
+                for name in files:
+                    if not name.lower().endswith(_ARTICLE_SUFFIXES):
+                        continue
+                    total += (
+                        count_inputs([Path(root) / name])
+                        if name.lower().endswith(JSONL_SUFFIXES + CSV_SUFFIXES)
+                        else 1
+                    )
+        elif path.name.lower().endswith(JSONL_SUFFIXES):
+            total += _count_lines(path)
+        elif path.name.lower().endswith(CSV_SUFFIXES):
+            total += _count_rows(path)
+        else:
+            total += 1
+    return total
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with _open_text(path) as stream:
+            return sum(1 for line in stream if line.strip())
+    except (OSError, UnicodeDecodeError, EOFError):
+        return 1  # read_archives reports it as one unreadable input
+
+
+def _count_rows(path: Path) -> int:
+    try:
+        with _open_text(path) as stream:
+            return max(sum(1 for _ in csv.reader(stream)) - 1, 0)
+    except (OSError, UnicodeDecodeError, EOFError, csv.Error):
+        return 1

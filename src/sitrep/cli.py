@@ -27,7 +27,13 @@ from sitrep.costs import DEFAULT_PRICES, load_prices, price_for
 from sitrep.display import ProgressDisplay, plan_table, summary_table
 from sitrep.errors import ArticleError, ConfigurationError, ExtractionError, ReplayError
 from sitrep.export import ExportFormat, export
-from sitrep.extractor import OPENAI_BASE_URL, Extractor, ModelConfig, OutputMode
+from sitrep.extractor import (
+    MAX_ARTICLE_CHARS,
+    OPENAI_BASE_URL,
+    Extractor,
+    ModelConfig,
+    OutputMode,
+)
 from sitrep.readers import count_inputs, read_archives
 from sitrep.replay import AsyncReplayTransport, Recordings, replay_clients
 from sitrep.schemas import write_schemas
@@ -81,6 +87,13 @@ def model_options(command: Callable[..., None]) -> Callable[..., None]:
             help="Re-asks after invalid output.",
         ),
         click.option(
+            "--max-article-chars",
+            type=click.IntRange(1),
+            default=MAX_ARTICLE_CHARS,
+            show_default=True,
+            help="Longer articles fail with that reason instead of being sent.",
+        ),
+        click.option(
             "--replay",
             type=click.Path(exists=True, file_okay=False, path_type=Path),
             help="Answer from the recorded responses in this directory; nothing is sent.",
@@ -91,10 +104,16 @@ def model_options(command: Callable[..., None]) -> Callable[..., None]:
     return command
 
 
-def _config(model: str, base_url: str, mode: str, reask_budget: int) -> ModelConfig:
+def _config(
+    model: str, base_url: str, mode: str, reask_budget: int, max_article_chars: int
+) -> ModelConfig:
     try:
         return ModelConfig(
-            model=model, base_url=base_url, mode=OutputMode(mode), reask_budget=reask_budget
+            model=model,
+            base_url=base_url,
+            mode=OutputMode(mode),
+            reask_budget=reask_budget,
+            max_article_chars=max_article_chars,
         )
     except ConfigurationError as exc:
         _fail(str(exc), code=2)
@@ -128,6 +147,7 @@ def extract(
     base_url: str,
     mode: str,
     reask_budget: int,
+    max_article_chars: int,
     replay: Path | None,
 ) -> None:
     """Extract one article and print its records as JSON.
@@ -139,7 +159,7 @@ def extract(
         article = Article.from_file(file, published=day)
     except ArticleError as exc:
         _fail(str(exc), code=3)
-    config = _config(model, base_url, mode, reask_budget)
+    config = _config(model, base_url, mode, reask_budget, max_article_chars)
     api_key = _api_key(replay)
     try:
         if replay is not None:
@@ -197,6 +217,7 @@ def run(
     base_url: str,
     mode: str,
     reask_budget: int,
+    max_article_chars: int,
     replay: Path | None,
     concurrency: int,
     rpm: int | None,
@@ -214,7 +235,7 @@ def run(
     Exit codes: 0 every article handled; 2 bad usage; 4 stopped early, articles left pending;
     130 interrupted.
     """
-    config = _config(model, base_url, mode, reask_budget)
+    config = _config(model, base_url, mode, reask_budget, max_article_chars)
     try:
         table = load_prices(prices) if prices else dict(DEFAULT_PRICES)
     except ConfigurationError as exc:

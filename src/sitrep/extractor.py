@@ -48,6 +48,9 @@ from sitrep.schemas import schema_version
 from sitrep.transport import RetryPolicy, async_retrying, sync_retrying, translate
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+# Some 15,000 tokens: room for any news article in every current model's context, with the
+# prompt, and a guard against whole books or scraped page dumps.
+MAX_ARTICLE_CHARS = 60_000
 
 
 class OutputMode(StrEnum):
@@ -68,7 +71,7 @@ class ModelConfig:
     max_output_tokens: int = 4096
     request_timeout: float = 120.0  # seconds for one HTTP request
     reask_budget: int = 2  # re-asks after invalid output, on top of the first answer
-    max_article_chars: int = 60_000
+    max_article_chars: int = MAX_ARTICLE_CHARS
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def __post_init__(self) -> None:

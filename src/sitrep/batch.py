@@ -128,8 +128,11 @@ async def run_batch(
     )
     try:
         stopped = await run.consume(inputs, stop or asyncio.Event())
-    finally:
         await run.settle()
+    except asyncio.CancelledError:
+        await run.abandon()
+        raise
+    finally:
         write_failures(out_dir, ledger)
         run.outputs.close()
         await extractor.aclose()
@@ -208,14 +211,15 @@ class _Run:
         return stopped
 
     async def settle(self) -> None:
-        """Wait for the articles in flight; if cancelled, abandon them (they stay pending)."""
-        try:
-            await asyncio.gather(*self.in_flight.values())
-        except asyncio.CancelledError:
-            for task in self.in_flight.values():
-                task.cancel()
-            await asyncio.gather(*self.in_flight.values(), return_exceptions=True)
-            raise
+        """Wait for the articles in flight to finish."""
+        await asyncio.gather(*self.in_flight.values())
+
+    async def abandon(self) -> None:
+        """Cancel the articles in flight; never committed, they stay pending."""
+        tasks = list(self.in_flight.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def progress(self) -> BatchProgress:
         return BatchProgress(

@@ -1,0 +1,72 @@
+"""Synthetic articles and a scripted answer for batch tests: many articles, no model.
+
+Each article states one figure ("Report 17: militants carried out 17 attacks ..."); the scripted
+answer codes it as one statistic quoting that sentence, so it passes every check in code and
+each article leaves exactly one record to count when testing for loss and duplication.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import httpx2
+from author_cassettes import answer
+
+from sitrep.article import Article
+
+_SENTENCE = re.compile(r"Report (\d+): militants carried out \d+ attacks in [A-Za-z ]+\.")
+
+
+def synthetic_text(number: int) -> str:
+    return (
+        f"Report {number}: militants carried out {number} attacks in the northern province. "
+        "Officials gave no further details."
+    )
+
+
+def synthetic_articles(count: int, start: int = 1) -> list[Article]:
+    return [
+        Article.from_text(synthetic_text(n), published=date(2024, 7, 17), source=f"synthetic/{n}")
+        for n in range(start, start + count)
+    ]
+
+
+def statistic_arguments(body: dict[str, Any]) -> str:
+    """The arguments a careful coder gives for a synthetic article: one statistic."""
+    user = body["messages"][-1]["content"]
+    found = _SENTENCE.search(user)
+    if found is None:
+        return json.dumps({"incidents": [], "statistics": []})
+    statistic = {
+        "metric": "attacks",
+        "kind": "flow",
+        "value": int(found.group(1)),
+        "qualifier": "exact",
+        "unit": "attacks",
+        "subject": "militants",
+        "object": None,
+        "when": {"phrase": None, "start": None, "end": None, "time_of_day": None},
+        "where": {
+            "name": None,
+            "site_kind": None,
+            "admin1": None,
+            "country_code": None,
+            "precision": None,
+        },
+        "reported_by": [],
+        "evidence": [found.group(0)],
+    }
+    return json.dumps({"incidents": [], "statistics": [statistic]})
+
+
+Handler = Callable[[httpx2.Request], httpx2.Response]
+
+
+def answering(request: httpx2.Request, reply_id: str = "synthetic") -> httpx2.Response:
+    """A valid completion for any synthetic-article request."""
+    body = json.loads(request.content)
+    return answer(statistic_arguments(body))(request, reply_id)

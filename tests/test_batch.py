@@ -1,0 +1,354 @@
+"""The batch job: resumable, lossless, deduplicated, within budget, and stoppable.
+
+A mock transport stands in for the endpoint and counts the requests that reach it; the
+synthetic articles each leave exactly one statistic, so loss and duplication can be counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+
+import httpx2
+import pytest
+from synthetic import answering, synthetic_articles, synthetic_text
+
+from conftest import CASSETTES, SEED_FILES
+from sitrep.batch import BatchOptions, BatchSummary, plan_batch, run_batch
+from sitrep.costs import Price
+from sitrep.extractor import ModelConfig
+from sitrep.readers import InputItem, read_archives
+from sitrep.replay import AsyncReplayTransport, Recordings
+
+MODEL = "gpt-4.1-mini"
+CONFIG = ModelConfig(model=MODEL)
+
+
+class Endpoint:
+    """A mock endpoint that answers synthetic articles and counts what it was sent."""
+
+    def __init__(self, reply: Callable[[httpx2.Request], Awaitable[httpx2.Response]] | None = None):
+        self.requests = 0
+        self._reply = reply
+
+    async def handle(self, request: httpx2.Request) -> httpx2.Response:
+        self.requests += 1
+        if self._reply is not None:
+            return await self._reply(request)
+        return answering(request)
+
+    def transport(self) -> httpx2.MockTransport:
+        return httpx2.MockTransport(self.handle)
+
+
+def run(
+    inputs: Iterable[object],
+    out: Path,
+    endpoint: Endpoint,
+    options: BatchOptions | None = None,
+    stop: asyncio.Event | None = None,
+) -> BatchSummary:
+    return asyncio.run(
+        run_batch(
+            inputs,  # type: ignore[arg-type]
+            CONFIG,
+            api_key="test-key-never-sent",
+            out_dir=out,
+            options=options,
+            transport=endpoint.transport(),
+            stop=stop,
+        )
+    )
+
+
+def jsonl(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+
+
+def statistic_ids(out: Path) -> Counter[str]:
+    return Counter(str(s["provenance"]["article_id"]) for s in jsonl(out / "statistics.jsonl"))  # type: ignore[index]
+
+
+def test_every_article_is_extracted_once_and_a_rerun_sends_nothing(tmp_path: Path) -> None:
+    articles = synthetic_articles(20)
+    endpoint = Endpoint()
+    first = run(articles, tmp_path, endpoint)
+    assert (first.run.extracted, first.run.failed, first.done) == (20, 0, 20)
+    assert endpoint.requests == 20
+    again = run(articles, tmp_path, endpoint)
+    assert endpoint.requests == 20  # nothing sent the second time
+    assert (again.run.extracted, again.run.skipped) == (0, 20)
+    assert statistic_ids(tmp_path) == Counter({a.id: 1 for a in articles})
+
+
+def test_same_text_twice_is_extracted_once_and_counted_as_duplicate(tmp_path: Path) -> None:
+    (article,) = synthetic_articles(1)
+    copy = article.model_copy(update={"source": "elsewhere/1"})
+    endpoint = Endpoint()
+    summary = run([article, copy], tmp_path, endpoint)
+    assert endpoint.requests == 1
+    assert (summary.run.extracted, summary.run.duplicates) == (1, 1)
+    assert statistic_ids(tmp_path) == Counter({article.id: 1})
+
+
+def test_unreadable_inputs_end_in_failures_with_location_and_reason(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "empty.txt").write_bytes(b"")
+    (archive / "binary.txt").write_bytes(b"\x00\x01\x02")
+    (archive / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (archive / "good.txt").write_text(synthetic_text(5), encoding="utf-8")
+    (archive / "rows.csv").write_text("text,published\n,2024-07-17\n", encoding="utf-8")
+    out = tmp_path / "out"
+    summary = run(read_archives([archive]), out, Endpoint())
+    assert (summary.run.read, summary.run.extracted, summary.run.failed) == (5, 1, 4)
+    failures = {
+        Path(str(f["location"]).split(":")[0]).name: f for f in jsonl(out / "failures.jsonl")
+    }
+    assert set(failures) == {"empty.txt", "binary.txt", "latin1.txt", "rows.csv"}
+    assert "empty" in str(failures["empty.txt"]["reason"])
+    assert "binary" in str(failures["binary.txt"]["reason"])
+    assert "not UTF-8" in str(failures["latin1.txt"]["reason"])
+    assert failures["rows.csv"]["location"] == f"{archive / 'rows.csv'}:row 1"
+    assert failures["rows.csv"]["reason"] == "no text"
+
+
+def test_too_long_article_fails_with_its_reason_and_others_go_on(tmp_path: Path) -> None:
+    long_text = synthetic_text(9) + " filler" * 20_000
+    items = [
+        InputItem(
+            "long.txt",
+            article=synthetic_articles(1)[0].model_copy(update={"text": long_text, "id": "long"}),
+        )
+    ] + [InputItem(f"ok/{a.id}", article=a) for a in synthetic_articles(3, start=10)]
+    endpoint = Endpoint()
+    summary = run(items, tmp_path, endpoint)
+    assert (summary.run.extracted, summary.run.failed) == (3, 1)
+    (failure,) = jsonl(tmp_path / "failures.jsonl")
+    assert failure["location"] == "long.txt"
+    assert "more than the 60,000 allowed" in str(failure["reason"])
+    assert endpoint.requests == 3
+
+
+def test_failed_articles_are_kept_and_retried_only_when_asked(tmp_path: Path) -> None:
+    articles = synthetic_articles(3)
+    refused = articles[1].id
+
+    async def refuse_one(request: httpx2.Request) -> httpx2.Response:
+        if "Report 2:" in request.content.decode():
+            return httpx2.Response(
+                400,
+                json={
+                    "error": {
+                        "message": "bad",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+            )
+        return answering(request)
+
+    first = run(articles, tmp_path, Endpoint(refuse_one))
+    assert (first.run.extracted, first.run.failed) == (2, 1)
+    (failure,) = jsonl(tmp_path / "failures.jsonl")
+    assert failure["article_id"] == refused
+    assert failure["error_kind"] == "BadRequestError"
+
+    endpoint = Endpoint()
+    rerun = run(articles, tmp_path, endpoint)
+    assert endpoint.requests == 0  # failures stay failed unless asked
+    assert rerun.run.skipped == 3
+
+    retried = run(articles, tmp_path, endpoint, BatchOptions(retry_failed=True))
+    assert endpoint.requests == 1
+    assert (retried.run.extracted, retried.failed) == (1, 0)
+    assert jsonl(tmp_path / "failures.jsonl") == []
+    assert statistic_ids(tmp_path) == Counter({a.id: 1 for a in articles})
+
+
+def test_cost_ceiling_leaves_the_rest_pending_for_a_later_run(tmp_path: Path) -> None:
+    articles = synthetic_articles(10)
+    # About 7,000 prompt tokens and 1,000 expected output tokens an article at $1 per 1M each:
+    # roughly $0.008 an article, so a $0.03 ceiling starts three.
+    prices = {MODEL: Price(1.0, 1.0)}
+    endpoint = Endpoint()
+    summary = run(articles, tmp_path, endpoint, BatchOptions(max_cost=0.03, prices=prices))
+    assert summary.stopped == "cost ceiling"
+    assert summary.run.extracted == endpoint.requests
+    assert 1 <= summary.run.extracted < 10
+    assert summary.run.cost is not None
+    assert summary.run.cost <= 0.03
+    assert summary.run.deferred == 10 - summary.run.extracted
+    assert summary.pending == 10 - summary.run.extracted
+    later = run(articles, tmp_path, endpoint, BatchOptions(prices=prices))
+    assert later.stopped is None
+    assert later.done == 10
+    assert statistic_ids(tmp_path) == Counter({a.id: 1 for a in articles})
+
+
+def test_stop_lets_articles_in_flight_finish_and_leaves_the_rest_pending(tmp_path: Path) -> None:
+    articles = synthetic_articles(12)
+    stop = asyncio.Event()
+    endpoint = Endpoint()
+
+    async def slow(request: httpx2.Request) -> httpx2.Response:
+        await asyncio.sleep(0.01)
+        if endpoint.requests >= 4:
+            stop.set()
+        return answering(request)
+
+    endpoint._reply = slow
+    summary = run(articles, tmp_path, endpoint, BatchOptions(concurrency=2), stop=stop)
+    assert summary.stopped == "stopped"
+    assert summary.done == endpoint.requests  # every article started was finished
+    assert summary.pending == 12 - summary.done
+    rest = run(articles, tmp_path, Endpoint())
+    assert rest.done == 12
+    assert statistic_ids(tmp_path) == Counter({a.id: 1 for a in articles})
+
+
+def test_cancelled_run_abandons_articles_in_flight_and_they_resume_once(tmp_path: Path) -> None:
+    articles = synthetic_articles(6)
+    started = asyncio.Event()
+
+    async def hang(request: httpx2.Request) -> httpx2.Response:
+        started.set()
+        await asyncio.sleep(3600)
+        raise AssertionError("never answered")
+
+    async def cancel_when_started() -> None:
+        task = asyncio.create_task(
+            run_batch(
+                articles,
+                CONFIG,
+                api_key="test-key-never-sent",
+                out_dir=tmp_path,
+                options=BatchOptions(concurrency=3),
+                transport=Endpoint(hang).transport(),
+            )
+        )
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_when_started())
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
+        statuses = Counter(row[0] for row in db.execute("SELECT status FROM articles"))
+    # Three in flight and a fourth read while it waited for a slot; the rest never read.
+    assert statuses == Counter({"pending": 4})
+    resumed = run(articles, tmp_path, Endpoint())
+    assert resumed.done == 6
+    assert statistic_ids(tmp_path) == Counter({a.id: 1 for a in articles})
+
+
+def test_answered_request_is_served_from_the_ledger_after_a_crash(tmp_path: Path) -> None:
+    """An article whose answer was logged but whose commit never happened costs nothing again."""
+    articles = synthetic_articles(3)
+    run(articles, tmp_path, Endpoint())
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
+        db.execute("UPDATE articles SET status = 'pending' WHERE id = ?", (articles[0].id,))
+        db.execute("UPDATE outputs SET committed_bytes = 0 WHERE name = 'statistics.jsonl'")
+        db.execute("UPDATE articles SET status = 'pending'")
+    endpoint = Endpoint()
+    summary = run(articles, tmp_path, endpoint)
+    assert endpoint.requests == 0
+    assert summary.run.extracted == 3
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
+        cached = db.execute("SELECT count(*) FROM calls WHERE from_cache = 1").fetchone()[0]
+    assert cached == 3
+    assert statistic_ids(tmp_path) == Counter({a.id: 1 for a in articles})
+
+
+def test_uncommitted_tail_of_an_output_is_cut_off_on_the_next_run(tmp_path: Path) -> None:
+    articles = synthetic_articles(2)
+    run(articles, tmp_path, Endpoint())
+    committed = (tmp_path / "statistics.jsonl").read_bytes()
+    with (tmp_path / "statistics.jsonl").open("ab") as stream:
+        stream.write(b'{"half a record": ')  # what a crash mid-write leaves
+    run(articles, tmp_path, Endpoint())
+    assert (tmp_path / "statistics.jsonl").read_bytes() == committed
+
+
+def test_every_call_is_logged_with_hash_status_usage_latency_and_raw_response(
+    tmp_path: Path,
+) -> None:
+    (article,) = synthetic_articles(1)
+    run([article], tmp_path, Endpoint())
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
+        rows = db.execute(
+            "SELECT article_id, length(request_hash), status, prompt_tokens, completion_tokens, "
+            "latency_ms >= 0, response IS NOT NULL FROM calls"
+        ).fetchall()
+    (row,) = rows
+    assert row[0] == article.id
+    assert row[1] == 64
+    assert row[2] == 200
+    assert row[3] > 0
+    assert row[4] > 0
+    assert row[5] == 1
+    assert row[6] == 1
+
+
+def test_rate_limited_answers_are_retried_and_counted(tmp_path: Path) -> None:
+    articles = synthetic_articles(4)
+    endpoint = Endpoint()
+    limited = {"left": 2}
+
+    async def limit_twice(request: httpx2.Request) -> httpx2.Response:
+        if limited["left"]:
+            limited["left"] -= 1
+            return httpx2.Response(
+                429,
+                headers={"retry-after-ms": "20"},
+                json={
+                    "error": {
+                        "message": "slow down",
+                        "type": "requests",
+                        "param": None,
+                        "code": "rate_limit_exceeded",
+                    }
+                },
+            )
+        return answering(request)
+
+    endpoint._reply = limit_twice
+    summary = run(articles, tmp_path, endpoint, BatchOptions(concurrency=1))
+    assert summary.run.extracted == 4
+    assert summary.run.rate_limited == 2
+    assert endpoint.requests == 6
+
+
+def test_seed_archive_replays_through_the_batch(tmp_path: Path) -> None:
+    summary = asyncio.run(
+        run_batch(
+            read_archives(SEED_FILES.values()),
+            CONFIG,
+            api_key="test-key-never-sent",
+            out_dir=tmp_path,
+            transport=AsyncReplayTransport(Recordings(CASSETTES / "seeds")),
+        )
+    )
+    assert (summary.run.extracted, summary.run.incidents, summary.run.statistics) == (2, 6, 13)
+
+
+def test_dry_run_counts_articles_and_tokens_and_sends_nothing(tmp_path: Path) -> None:
+    articles = synthetic_articles(5)
+    run(articles[:2], tmp_path, Endpoint())
+    plan = plan_batch(
+        [*articles, InputItem("broken", error="no text")],
+        CONFIG,
+        out_dir=tmp_path,
+        options=BatchOptions(expected_output_tokens=500),
+    )
+    assert (plan.articles, plan.already_done, plan.unreadable) == (3, 2, 1)
+    assert plan.completion_tokens == 3 * 500
+    assert plan.prompt_tokens > 3 * 5000  # the fixed prompt and schema dominate
+    assert plan.cost is not None
+    assert plan.cost > 0
+    assert plan.exact_tokens is False  # no tiktoken in the test environment

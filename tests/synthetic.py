@@ -37,7 +37,8 @@ def synthetic_articles(count: int, start: int = 1) -> list[Article]:
 
 def statistic_arguments(body: dict[str, Any]) -> str:
     """The arguments a careful coder gives for a synthetic article: one statistic."""
-    user = body["messages"][-1]["content"]
+    # The article is in the first user message; a re-ask appends more messages after it.
+    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
     found = _SENTENCE.search(user)
     if found is None:
         return json.dumps({"incidents": [], "statistics": []})

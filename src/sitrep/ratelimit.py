@@ -83,8 +83,13 @@ class RateLimiter:
         if status < 400:
             self._share = min(self._share + _RECOVERY, 1.0)
         for kind in ("requests", "tokens"):
-            if headers.get(f"x-ratelimit-remaining-{kind}") == "0":
-                self._pause(now + _duration(headers.get(f"x-ratelimit-reset-{kind}")))
+            if headers.get(f"x-ratelimit-remaining-{kind}") != "0":
+                continue
+            # OpenAI's reset is the time until the whole budget is back; with none left, the
+            # next unit frees after about reset / limit.
+            reset = _duration(headers.get(f"x-ratelimit-reset-{kind}"))
+            limit = _count(headers.get(f"x-ratelimit-limit-{kind}"))
+            self._pause(now + (reset / limit if limit else reset))
 
     @property
     def share(self) -> float:
@@ -112,6 +117,13 @@ class RateLimiter:
                 excess -= reservation.tokens
                 waits.append(reservation.at + self.window - now)
         return max(waits)
+
+
+def _count(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _duration(value: str | None) -> float:

@@ -14,8 +14,8 @@ from datetime import date
 from typing import Any
 
 import httpx2
-from author_cassettes import answer
 
+from author_cassettes import answer
 from sitrep.article import Article
 
 _SENTENCE = re.compile(r"Report (\d+): militants carried out \d+ attacks in [A-Za-z ]+\.")

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from synthetic import answering, synthetic_articles, synthetic_text
 
 from conftest import CASSETTES, SEED_FILES
 from sitrep.batch import BatchOptions, BatchSummary, plan_batch, run_batch
@@ -23,6 +22,7 @@ from sitrep.costs import Price
 from sitrep.extractor import ModelConfig
 from sitrep.readers import InputItem, read_archives
 from sitrep.replay import AsyncReplayTransport, Recordings
+from synthetic import answering, synthetic_articles, synthetic_text
 
 MODEL = "gpt-4.1-mini"
 CONFIG = ModelConfig(model=MODEL)

@@ -191,6 +191,15 @@ SCENARIOS: dict[str, Scenario] = {
     ),
 }
 
+# The bundled example archive: one cassette per article, so `sitrep run examples/archive
+# --replay cassettes/archive` works offline. Each article's answer is `authored/<stem>.json`,
+# except the two seeds', which keep their names.
+_ARCHIVE_ANSWERS = {"000_cd36c9e7819bf95c": "seed_000", "001_fe8b6d8ff8cf2d71": "seed_001"}
+for _article in sorted(SEEDS.glob("*.txt")):
+    SCENARIOS[f"archive/{_article.stem}"] = Scenario(
+        _article, (authored(_ARCHIVE_ANSWERS.get(_article.stem, _article.stem)),)
+    )
+
 
 def author(name: str, scenario: Scenario, directory: Path) -> Path:
     """Run sitrep against the scenario's replies while vcrpy records to `directory/name.yaml`."""

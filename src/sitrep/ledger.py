@@ -144,7 +144,11 @@ class Ledger:
         self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a killed process (not a power cut) and keeps commits fast.
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
 
     @classmethod
     def open(cls, directory: Path) -> Ledger:
@@ -163,11 +167,16 @@ class Ledger:
             if name in applied:
                 continue
             self._db.execute("BEGIN")
-            for statement in sql.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
-            self._db.execute("INSERT INTO migrations VALUES (?, ?)", (name, _now()))
-            self._db.execute("COMMIT")
+            try:
+                # One statement at a time inside the transaction (executescript would commit).
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute("INSERT INTO migrations VALUES (?, ?)", (name, _now()))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def migrations(self) -> list[str]:
         return [row[0] for row in self._db.execute("SELECT name FROM migrations ORDER BY name")]

@@ -17,6 +17,7 @@ from typing import IO
 
 from pydantic import BaseModel
 
+from sitrep.errors import OutputError
 from sitrep.ledger import Ledger
 
 INCIDENTS = "incidents.jsonl"
@@ -31,8 +32,14 @@ class AppendOnlyJsonl:
         self.path = path
         with path.open("ab"):
             pass  # exists from here on, even when nothing is ever written
-        if path.stat().st_size != committed:
-            os.truncate(path, committed)
+        size = path.stat().st_size
+        if size < committed:
+            raise OutputError(
+                f"{path} has {size:,} bytes but the ledger committed {committed:,}: it was "
+                "truncated or replaced; restore it, or use a new output directory"
+            )
+        if size > committed:
+            os.truncate(path, committed)  # a half-written or uncommitted tail
         self._file: IO[bytes] = path.open("ab")
         self.size = committed
 

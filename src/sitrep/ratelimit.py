@@ -142,7 +142,13 @@ def _duration(value: str | None) -> float:
         unit = "ms" if value.startswith("ms", i) else char
         if unit not in units or not number:
             return 1.0
-        total += float(number) * units[unit]
+        try:
+            total += float(number) * units[unit]
+        except ValueError:  # "1.2.3s"
+            return 1.0
         number = ""
         i += len(unit)
-    return total + (float(number) if number else 0.0)
+    try:
+        return total + (float(number) if number else 0.0)
+    except ValueError:
+        return 1.0

@@ -14,6 +14,7 @@ reduced to its visible text.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
@@ -21,11 +22,12 @@ import io
 import json
 import os
 import re
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from bs4 import BeautifulSoup
 
@@ -96,69 +98,96 @@ def _read_text_file(path: Path) -> InputItem:
         return InputItem(location, error=str(exc))
     if path.suffix.lower() in HTML_SUFFIXES or _LOOKS_LIKE_HTML.match(article.text):
         return _from_fields(
-            location, {"text": article.text, "source": location}, published=article.published
+            location,
+            {"text": html_to_text(article.text), "source": location},
+            published=article.published,
         )
     return InputItem(location, article=article)
 
 
-def _open_text(path: Path) -> IO[str]:
-    # errors="strict": a line that is not UTF-8 fails with its position, never silently mangled
+def _open_binary(path: Path) -> io.BufferedIOBase:
     if path.name.lower().endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open(encoding="utf-8", newline="")
+        return gzip.open(path, "rb")
+    return path.open("rb")
+
+
+def _lines(stream: io.BufferedIOBase) -> Iterator[bytes]:
+    """Raw lines, a leading byte-order mark (as Excel writes) dropped."""
+    first = True
+    for raw in stream:
+        yield raw.removeprefix(codecs.BOM_UTF8) if first else raw
+        first = False
+
+
+# Lines are decoded one at a time, so a bad byte fails its own line, not its neighbours.
+_UNREADABLE = (OSError, EOFError, zlib.error)
 
 
 def _read_jsonl(path: Path) -> Iterator[InputItem]:
     try:
-        stream = _open_text(path)
+        stream = _open_binary(path)
     except OSError as exc:
         yield InputItem(str(path), error=f"cannot read: {exc.strerror}")
         return
+    number = 0
     with stream:
-        number = 0
-        while True:
-            number += 1
-            location = f"{path}:line {number}"
-            try:
-                line = stream.readline()
-            except (UnicodeDecodeError, OSError, EOFError) as exc:
-                yield InputItem(location, error=f"unreadable from here on: {exc}")
-                return
-            if not line:
-                return
-            if not line.strip():
-                continue
-            try:
-                fields = json.loads(line)
-            except ValueError as exc:
-                yield InputItem(location, error=f"not valid JSON: {exc}")
-                continue
-            if not isinstance(fields, dict):
-                yield InputItem(location, error="not a JSON object")
-                continue
-            yield _from_fields(location, fields)
+        try:
+            for raw in _lines(stream):
+                number += 1
+                location = f"{path}:line {number}"
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    yield InputItem(location, error=_not_utf8(raw, exc))
+                    continue
+                if not line.strip():
+                    continue
+                try:
+                    fields = json.loads(line)
+                except ValueError as exc:
+                    yield InputItem(location, error=f"not valid JSON: {exc}")
+                    continue
+                if not isinstance(fields, dict):
+                    yield InputItem(location, error="not a JSON object")
+                    continue
+                yield _from_fields(location, fields)
+        except _UNREADABLE as exc:
+            yield InputItem(f"{path}:line {number + 1}", error=f"unreadable from here on: {exc}")
 
 
 def _read_csv(path: Path) -> Iterator[InputItem]:
     try:
-        stream = _open_text(path)
+        stream = _open_binary(path)
     except OSError as exc:
         yield InputItem(str(path), error=f"cannot read: {exc.strerror}")
         return
+    number = 0
     with stream:
-        rows = csv.DictReader(stream)
-        number = 0
-        while True:
-            number += 1
-            location = f"{path}:row {number}"
-            try:
-                row = next(rows)
-            except StopIteration:
-                return
-            except (UnicodeDecodeError, csv.Error, OSError, EOFError) as exc:
-                yield InputItem(location, error=f"unreadable from here on: {exc}")
-                return
-            yield _from_fields(location, row)
+        # surrogateescape keeps a bad byte in its row, where it is reported, instead of
+        # failing the decoder for every row after it.
+        text = (raw.decode("utf-8", "surrogateescape") for raw in _lines(stream))
+        try:
+            for row in csv.DictReader(text):
+                number += 1
+                location = f"{path}:row {number}"
+                if any(_undecodable(v) for v in row.values() if isinstance(v, str)):
+                    yield InputItem(location, error="row is not UTF-8 text")
+                    continue
+                yield _from_fields(location, row)
+        except (*_UNREADABLE, csv.Error) as exc:
+            yield InputItem(f"{path}:row {number + 1}", error=f"unreadable from here on: {exc}")
+
+
+def _not_utf8(raw: bytes, exc: UnicodeDecodeError) -> str:
+    return f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
+
+
+def _undecodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _from_fields(
@@ -238,15 +267,16 @@ def count_inputs(paths: Iterable[Path]) -> int:
 
 def _count_lines(path: Path) -> int:
     try:
-        with _open_text(path) as stream:
-            return sum(1 for line in stream if line.strip())
-    except (OSError, UnicodeDecodeError, EOFError):
+        with _open_binary(path) as stream:
+            return sum(1 for raw in stream if raw.strip())
+    except _UNREADABLE:
         return 1  # read_archives reports it as one unreadable input
 
 
 def _count_rows(path: Path) -> int:
     try:
-        with _open_text(path) as stream:
-            return max(sum(1 for _ in csv.reader(stream)) - 1, 0)
-    except (OSError, UnicodeDecodeError, EOFError, csv.Error):
+        with _open_binary(path) as stream:
+            text = (raw.decode("utf-8", "surrogateescape") for raw in _lines(stream))
+            return max(sum(1 for row in csv.reader(text) if row) - 1, 0)
+    except (*_UNREADABLE, csv.Error):
         return 1

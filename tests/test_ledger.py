@@ -1,0 +1,234 @@
+"""The SQLite ledger: named migrations, atomic finishes, the call log and the response cache."""
+
+from __future__ import annotations
+
+import gc
+import sqlite3
+import zlib
+from collections.abc import Iterator, Mapping
+from itertools import count
+from pathlib import Path
+
+import pytest
+
+import sitrep.ledger
+from sitrep.ledger import LEDGER_NAME, MIGRATIONS, Call, Completion, Ledger, Status
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    opened = Ledger.open(tmp_path / "out")
+    yield opened
+    opened.close()
+
+
+def raw(path: Path, sql: str) -> list[tuple[object, ...]]:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def completion(prompt: int = 0, output: int = 0, cost: float | None = None) -> Completion:
+    return Completion(
+        model="gpt-4.1-mini",
+        prompt_version="p1",
+        schema_version="s1",
+        prompt_tokens=prompt,
+        completion_tokens=output,
+        cost=cost,
+    )
+
+
+def failure(kind: str | None, reason: str) -> Completion:
+    return Completion(None, None, None, 0, 0, None, error_kind=kind, error=reason)
+
+
+def call(
+    request_hash: str,
+    status: int = 200,
+    response: bytes | None = b"{}",
+    *,
+    article_id: str | None = "a",
+    from_cache: bool = False,
+) -> Call:
+    return Call(
+        article_id=article_id,
+        request_hash=request_hash,
+        status=status,
+        latency_ms=12.5,
+        prompt_tokens=100,
+        completion_tokens=20,
+        request_id="req_1",
+        response=response,
+        from_cache=from_cache,
+    )
+
+
+class ExplodingOffsets(Mapping[str, int]):
+    """Offsets whose second entry fails while the transaction is open."""
+
+    def __getitem__(self, key: str) -> int:
+        return 10
+
+    def __len__(self) -> int:
+        return 2
+
+    def __iter__(self) -> Iterator[str]:
+        yield "incidents.jsonl"
+        raise RuntimeError("disk gone")
+
+
+def test_open_creates_the_file_and_applies_every_migration_in_order(tmp_path: Path) -> None:
+    opened = Ledger.open(tmp_path / "new" / "dir")
+    try:
+        assert opened.path == tmp_path / "new" / "dir" / LEDGER_NAME
+        assert opened.migrations() == [name for name, _ in MIGRATIONS]
+    finally:
+        opened.close()
+    assert opened.path.is_file()
+
+
+def test_reopening_applies_no_migration_twice(ledger: Ledger) -> None:
+    before = raw(ledger.path, "SELECT name, applied_at FROM migrations ORDER BY name")
+    ledger.close()
+    again = Ledger(ledger.path)
+    again.close()
+    assert raw(ledger.path, "SELECT name, applied_at FROM migrations ORDER BY name") == before
+    assert len(before) == len(MIGRATIONS)
+
+
+def test_an_appended_migration_is_applied_on_reopen(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger.add_pending("a", "a.txt")
+    ledger.close()
+    monkeypatch.setattr(
+        sitrep.ledger, "MIGRATIONS", (*MIGRATIONS, ("9999_test", "CREATE TABLE t (x)"))
+    )
+    again = Ledger(ledger.path)
+    try:
+        assert again.migrations() == [*(name for name, _ in MIGRATIONS), "9999_test"]
+        assert again.get("a") is not None  # earlier data survives
+    finally:
+        again.close()
+    assert raw(ledger.path, "SELECT name FROM sqlite_master WHERE name = 't'") == [("t",)]
+
+
+def test_a_failing_migration_is_rolled_back_and_releases_the_database(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger.close()
+    broken = ("9999_broken", "CREATE TABLE u (x); INSERT INTO nowhere VALUES (1)")
+    monkeypatch.setattr(sitrep.ledger, "MIGRATIONS", (*MIGRATIONS, broken))
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="no such table: nowhere"):
+            Ledger(ledger.path)
+        other = sqlite3.connect(ledger.path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # needs the write lock
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        assert raw(ledger.path, "SELECT name FROM sqlite_master WHERE name = 'u'") == []
+    finally:
+        gc.collect()  # drop the failed Ledger's connection
+
+
+def test_journal_mode_is_wal(ledger: Ledger) -> None:
+    assert raw(ledger.path, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_add_pending_is_idempotent_and_keeps_the_first_location(ledger: Ledger) -> None:
+    ledger.add_pending("a", "first.txt")
+    ledger.start("a")
+    ledger.add_pending("a", "second.txt")
+    row = ledger.get("a")
+    assert row is not None
+    assert (row.location, row.status, row.attempts) == ("first.txt", Status.PENDING, 1)
+    assert ledger.counts() == {Status.PENDING: 1, Status.DONE: 0, Status.FAILED: 0}
+    assert ledger.get("missing") is None
+
+
+def test_finish_sets_status_adds_tokens_and_moves_offsets(ledger: Ledger) -> None:
+    ledger.add_pending("a", "a.txt")
+    ledger.finish("a", Status.FAILED, completion(10, 5, 0.25), committed={"incidents.jsonl": 7})
+    ledger.finish(
+        "a",
+        Status.DONE,
+        completion(20, 7, 0.5),
+        committed={"incidents.jsonl": 99, "statistics.jsonl": 40},
+    )
+    row = ledger.get("a")
+    assert row is not None
+    assert (row.status, row.error_kind, row.error) == (Status.DONE, None, None)
+    assert ledger.spent() == (30, 12, 0.75)
+    assert ledger.committed_bytes("incidents.jsonl") == 99
+    assert ledger.committed_bytes("statistics.jsonl") == 40
+    assert ledger.committed_bytes("failures.jsonl") == 0
+
+
+def test_finish_failing_midway_rolls_back_status_and_offsets(ledger: Ledger) -> None:
+    ledger.add_pending("a", "a.txt")
+    ledger.finish("a", Status.PENDING, completion(1, 1), committed={"incidents.jsonl": 3})
+    with pytest.raises(RuntimeError, match="disk gone"):
+        ledger.finish("a", Status.DONE, completion(50, 50), committed=ExplodingOffsets())
+    row = ledger.get("a")
+    assert row is not None
+    assert row.status is Status.PENDING
+    assert ledger.spent()[:2] == (1, 1)
+    assert ledger.committed_bytes("incidents.jsonl") == 3
+    # No transaction is left open: the next finish commits normally.
+    ledger.finish("a", Status.DONE, completion(), committed={"incidents.jsonl": 4})
+    assert ledger.committed_bytes("incidents.jsonl") == 4
+
+
+def test_failures_lists_only_failed_rows_in_first_seen_order(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ticks = count()
+    monkeypatch.setattr(sitrep.ledger, "_now", lambda: f"2024-01-01T00:00:{next(ticks):02d}")
+    for article_id in ("c", "a", "d", "b"):
+        ledger.add_pending(article_id, f"{article_id}.txt")
+    for article_id in ("b", "c", "a"):
+        ledger.start(article_id)
+    ledger.finish("b", Status.FAILED, failure(None, "late"))
+    ledger.finish("a", Status.DONE, completion())
+    ledger.finish("c", Status.FAILED, failure("input", "no text"))
+    failed = list(ledger.failures())
+    assert [(r.id, r.location, r.attempts, r.error_kind, r.error) for r in failed] == [
+        ("c", "c.txt", 1, "input", "no text"),
+        ("b", "b.txt", 1, None, "late"),
+    ]
+    assert ledger.counts() == {Status.PENDING: 1, Status.DONE: 1, Status.FAILED: 2}
+
+
+def test_counts_lists_every_status_even_when_empty(ledger: Ledger) -> None:
+    assert ledger.counts() == {Status.PENDING: 0, Status.DONE: 0, Status.FAILED: 0}
+    assert ledger.spent() == (0, 0, 0.0)
+
+
+def test_logged_response_is_stored_compressed_and_returned_byte_identical(
+    ledger: Ledger,
+) -> None:
+    body = b'{"choices": [' + b'"\xff\x00 not utf-8", ' * 200 + b"1]}"
+    ledger.log_call(call("h1", response=body))
+    ledger.log_call(call("h2", status=500, response=None))
+    ledger.log_call(call("h3", article_id="other"))
+    calls = ledger.calls_for("a")
+    assert calls == [call("h1", response=body), call("h2", status=500, response=None)]
+    ((stored,),) = raw(ledger.path, "SELECT response FROM calls WHERE request_hash = 'h1'")
+    assert isinstance(stored, bytes)
+    assert len(stored) < len(body)
+    assert zlib.decompress(stored) == body
+
+
+def test_cached_response_is_only_a_paid_200_for_that_request(ledger: Ledger) -> None:
+    ledger.log_call(call("h", status=429, response=b"rate limited"))
+    ledger.log_call(call("h", status=200, response=b"replayed", from_cache=True))
+    ledger.log_call(call("h", status=200, response=None))
+    assert ledger.cached_response("h") is None
+    ledger.log_call(call("h", status=200, response=b"paid for"))
+    assert ledger.cached_response("h") == b"paid for"
+    assert ledger.cached_response("other") is None

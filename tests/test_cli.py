@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -14,6 +18,8 @@ from click.testing import CliRunner
 
 from conftest import CASSETTES, ROOT, SEED_FILES
 from sitrep.cli import main
+from sitrep.fakeserver import FakeOpenAIServer, ServerSettings
+from synthetic import statistic_arguments, synthetic_text
 
 README = (ROOT / "README.md").read_text("utf-8")
 
@@ -118,3 +124,114 @@ def test_every_option_of_every_command_is_documented_in_the_readme() -> None:
         for param in command.params:
             if isinstance(param, click.Option):
                 assert any(opt in README for opt in param.opts), f"{name} {param.opts}"
+
+
+def test_run_over_the_example_archive_prints_the_summary_and_resumes(tmp_path: Path) -> None:
+    archive = ROOT / "examples" / "archive"
+    out = tmp_path / "out"
+    args = ["run", str(archive), "--out", str(out), "--replay", str(CASSETTES / "archive")]
+    code, stdout, _ = _invoke(*args)
+    assert code == 0
+    assert re.search(r"extracted\s+│\s+11\s+│\s+11", stdout)
+    assert re.search(r"incidents\s+│\s+24", stdout)
+    records = (out / "incidents.jsonl").read_text("utf-8").splitlines()
+    assert len(records) == 24
+    code, stdout, _ = _invoke(*args)  # the same command again resumes: nothing to do
+    assert code == 0
+    assert re.search(r"skipped \(done before\)\s+│\s+11", stdout)
+    assert (out / "incidents.jsonl").read_text("utf-8").splitlines() == records
+
+
+def test_dry_run_prints_the_plan_and_writes_no_records(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, stdout, _ = _invoke(
+        "run", str(ROOT / "examples" / "archive"), "--out", str(out), "--dry-run"
+    )
+    assert code == 0  # no key needed: nothing is sent
+    assert re.search(r"articles to extract\s+│\s+11", stdout)
+    assert "estimated cost" in stdout
+    assert not (out / "incidents.jsonl").exists()
+
+
+def test_max_cost_without_a_price_for_the_model_is_a_usage_error(tmp_path: Path) -> None:
+    code, _, err = _invoke(
+        "run",
+        str(SEED_FILES["seed_000"]),
+        "--out",
+        str(tmp_path),
+        "--model",
+        "my-local-model",
+        "--max-cost",
+        "1",
+        "--replay",
+        str(CASSETTES / "seeds"),
+    )
+    assert code == 2
+    assert "--max-cost needs a price for my-local-model" in err
+
+
+def test_export_writes_csv_tables_of_a_runs_outputs(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _invoke(
+        "run",
+        *map(str, SEED_FILES.values()),
+        "--out",
+        str(out),
+        "--replay",
+        str(CASSETTES / "seeds"),
+    )
+    code, stdout, _ = _invoke("export", str(out))
+    assert code == 0
+    assert sorted(Path(p).name for p in stdout.split()) == [
+        "failures.csv",
+        "incidents.csv",
+        "statistics.csv",
+    ]
+    assert len((out / "statistics.csv").read_text("utf-8").splitlines()) == 1 + 13
+
+
+def test_ctrl_c_finishes_articles_in_flight_and_leaves_the_rest_pending(tmp_path: Path) -> None:
+    archive = tmp_path / "archive.jsonl"
+    archive.write_text(
+        "".join(json.dumps({"text": synthetic_text(n)}) + "\n" for n in range(1, 101)),
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    settings = ServerSettings(latency=0.05, answer=statistic_arguments)
+    with FakeOpenAIServer(settings) as server:
+        command = [
+            sys.executable,
+            "-m",
+            "sitrep",
+            "run",
+            str(archive),
+            "--out",
+            str(out),
+            "--base-url",
+            server.base_url,
+            "--concurrency",
+            "4",
+        ]
+        env = {**os.environ, "OPENAI_API_KEY": "test-key-never-sent"}
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 30
+        while server.stats().ok < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+        answered = server.stats().ok
+        with sqlite3.connect(out / "ledger.sqlite") as db:
+            done = db.execute("SELECT count(*) FROM articles WHERE status = 'done'").fetchone()[0]
+        resumed = subprocess.run(command, env=env, capture_output=True, timeout=60, check=False)
+    assert process.returncode == 4
+    assert "stopping; finishing the articles in flight" in stderr
+    assert "stopped early (stopped)" in stdout
+    assert done == answered  # every request answered was committed, none abandoned
+    assert 10 <= done < 100
+    assert resumed.returncode == 0
+    lines = (out / "statistics.jsonl").read_text("utf-8").splitlines()
+    assert (
+        len(lines) == len({json.loads(line)["provenance"]["article_id"] for line in lines}) == 100
+    )

@@ -240,7 +240,8 @@ def test_ctrl_c_finishes_articles_in_flight_and_leaves_the_rest_pending(tmp_path
 def test_ci_runs_exactly_the_readmes_first_two_commands() -> None:
     blocks = re.findall(r"```bash\n(.*?)```", README, flags=re.DOTALL)
     first_two = [block.strip() for block in blocks[:2]]
-    assert first_two[0].startswith("python3 -m venv") and "sitrep run" in first_two[0]
+    assert first_two[0].startswith("python3 -m venv")
+    assert "sitrep run" in first_two[0]
     assert first_two[1].endswith("pytest")
     ci = (ROOT / ".ci" / "run").read_text("utf-8").splitlines()
     assert all(command in ci for command in first_two)

@@ -9,6 +9,10 @@ EXPECTED = {
     "ArticleError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchOptions",
+    "BatchPlan",
+    "BatchProgress",
+    "BatchSummary",
     "CasualtyFigure",
     "ConfigurationError",
     "Damage",
@@ -18,9 +22,11 @@ EXPECTED = {
     "ExtractionError",
     "Extractor",
     "Incident",
+    "InputItem",
     "InvalidOutputError",
     "ModelConfig",
     "Munitions",
+    "OutputError",
     "OutputMode",
     "Perpetrator",
     "Place",
@@ -36,7 +42,10 @@ EXPECTED = {
     "TruncatedOutputError",
     "When",
     "__version__",
+    "plan_batch",
+    "read_archives",
     "replay_clients",
+    "run_batch",
 }
 
 
@@ -52,7 +61,7 @@ def test_every_public_name_is_importable_from_the_package() -> None:
 
 def test_every_error_derives_from_sitrep_error() -> None:
     errors = [getattr(sitrep, n) for n in sitrep.__all__ if n.endswith("Error")]
-    assert len(errors) == 12
+    assert len(errors) == 13
     assert all(issubclass(e, sitrep.SitrepError) for e in errors)
 
 

@@ -9,6 +9,14 @@
 __version__ = "0.1.0"
 
 from sitrep.article import Article
+from sitrep.batch import (
+    BatchOptions,
+    BatchPlan,
+    BatchProgress,
+    BatchSummary,
+    plan_batch,
+    run_batch,
+)
 from sitrep.errors import (
     ArticleError,
     AuthenticationError,
@@ -17,6 +25,7 @@ from sitrep.errors import (
     EndpointRejectedError,
     ExtractionError,
     InvalidOutputError,
+    OutputError,
     RefusalError,
     ReplayError,
     SitrepError,
@@ -24,6 +33,7 @@ from sitrep.errors import (
     TruncatedOutputError,
 )
 from sitrep.extractor import Extractor, ModelConfig, OutputMode
+from sitrep.readers import InputItem, read_archives
 from sitrep.records import (
     CasualtyFigure,
     Damage,
@@ -47,6 +57,10 @@ __all__ = [
     "ArticleError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchOptions",
+    "BatchPlan",
+    "BatchProgress",
+    "BatchSummary",
     "CasualtyFigure",
     "ConfigurationError",
     "Damage",
@@ -56,9 +70,11 @@ __all__ = [
     "ExtractionError",
     "Extractor",
     "Incident",
+    "InputItem",
     "InvalidOutputError",
     "ModelConfig",
     "Munitions",
+    "OutputError",
     "OutputMode",
     "Perpetrator",
     "Place",
@@ -74,5 +90,8 @@ __all__ = [
     "TruncatedOutputError",
     "When",
     "__version__",
+    "plan_batch",
+    "read_archives",
     "replay_clients",
+    "run_batch",
 ]

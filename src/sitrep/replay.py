@@ -26,6 +26,7 @@ import vcr
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
 
+from sitrep.calls import rebuilt_response
 from sitrep.errors import ReplayError
 
 # Headers that may carry a credential or an account name; never written to a cassette.
@@ -134,18 +135,7 @@ def replay_clients(directory: Path) -> tuple[httpx2.Client, httpx2.AsyncClient]:
 
 
 def _to_response(recorded: dict[str, Any], request: httpx2.Request) -> httpx2.Response:
-    # Bodies are stored decoded (decode_compressed_response), so length and encoding headers
-    # from the wire no longer describe them.
-    stale = {"content-encoding", "content-length", "transfer-encoding"}
-    headers = [
-        (name, value)
-        for name, values in recorded["headers"].items()
-        if name.lower() not in stale
-        for value in values
-    ]
-    return httpx2.Response(
-        status_code=int(recorded["status"]["code"]),
-        headers=headers,
-        content=recorded["body"]["string"],
-        request=request,
+    headers = [(name, value) for name, values in recorded["headers"].items() for value in values]
+    return rebuilt_response(
+        int(recorded["status"]["code"]), headers, recorded["body"]["string"], request
     )

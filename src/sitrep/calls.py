@@ -10,10 +10,9 @@ The article a call belongs to travels in a context variable set by the batch tas
 from __future__ import annotations
 
 import hashlib
-import json
+import re
 import time
 from contextvars import ContextVar
-from typing import Any
 
 import httpx2
 
@@ -22,6 +21,9 @@ from sitrep.ledger import Call, Ledger
 from sitrep.ratelimit import RateLimiter
 
 current_article: ContextVar[str | None] = ContextVar("sitrep_current_article", default=None)
+
+_PROMPT_TOKENS = re.compile(rb'"prompt_tokens"\s*:\s*(\d+)')
+_COMPLETION_TOKENS = re.compile(rb'"completion_tokens"\s*:\s*(\d+)')
 
 # Bodies are handed on decoded, so the wire's length and encoding headers no longer apply.
 _STALE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
@@ -111,6 +113,11 @@ class LoggedTransport(httpx2.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+def _last_int(pattern: re.Pattern[bytes], content: bytes) -> int | None:
+    found = pattern.findall(content)
+    return int(found[-1]) if found else None
+
+
 def _call(
     article_id: str | None,
     digest: str,
@@ -121,20 +128,19 @@ def _call(
     request_id: str | None,
     from_cache: bool = False,
 ) -> Call:
-    usage: dict[str, Any] = {}
+    prompt_tokens = completion_tokens = None
     if status == 200:
-        try:
-            body = json.loads(content)
-            usage = body.get("usage") or {} if isinstance(body, dict) else {}
-        except ValueError:
-            pass
+        # Read from the raw body rather than parsed: the SDK parses it anyway, and the usage
+        # keys cannot occur unescaped inside the answer's own JSON-in-a-string.
+        prompt_tokens = _last_int(_PROMPT_TOKENS, content)
+        completion_tokens = _last_int(_COMPLETION_TOKENS, content)
     return Call(
         article_id=article_id,
         request_hash=digest,
         status=status,
         latency_ms=latency_ms,
-        prompt_tokens=usage.get("prompt_tokens"),
-        completion_tokens=usage.get("completion_tokens"),
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
         request_id=request_id,
         response=content,
         from_cache=from_cache,

@@ -127,14 +127,34 @@ def normalize(text: str) -> str:
 
 
 class NormalizedText:
-    """An article normalized once, for locating many quotes in it."""
+    """An article normalized at most once, for locating many quotes in it.
 
-    __slots__ = ("_ends", "_starts", "normalized", "text")
+    The normalized form is built on the first quote that is not found exactly: most quotes
+    are, and normalizing an article costs more than every exact search in it together.
+    """
+
+    __slots__ = ("_mapped", "text")
 
     def __init__(self, text: str) -> None:
         self.text: Final = text
-        normalized, self._starts, self._ends = _normalize_mapped(text)
-        self.normalized: Final = normalized
+        self._mapped: tuple[str, list[int], list[int]] | None = None
+
+    @property
+    def normalized(self) -> str:
+        return self._mapping()[0]
+
+    @property
+    def _starts(self) -> list[int]:
+        return self._mapping()[1]
+
+    @property
+    def _ends(self) -> list[int]:
+        return self._mapping()[2]
+
+    def _mapping(self) -> tuple[str, list[int], list[int]]:
+        if self._mapped is None:
+            self._mapped = _normalize_mapped(self.text)
+        return self._mapped
 
     def locate(self, quote: str) -> QuoteSpan | None:
         """Where `quote` is in the text: exact first, then normalized; None if it is not."""

@@ -26,12 +26,13 @@ _FLOOR = 0.25  # never slow below this share of the stated limits
 _DEFAULT_PAUSE = 1.0  # seconds, after a 429 that names no Retry-After
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Reservation:
     """One request's place in the window; `tokens` is corrected once usage is known."""
 
     at: float
     tokens: int
+    in_window: bool = True
 
 
 class RateLimiter:
@@ -57,6 +58,8 @@ class RateLimiter:
         async with self._lock:  # first come, first served
             while (wait := self._wait(tokens)) > 0:
                 await asyncio.sleep(wait)
+            if self.rpm is None and self.tpm is None:
+                return Reservation(self._clock(), tokens, in_window=False)  # nothing to count
             reservation = Reservation(self._clock(), tokens)
             self._sent.append(reservation)
             self._tokens += tokens
@@ -64,7 +67,7 @@ class RateLimiter:
 
     def settle(self, reservation: Reservation, tokens: int) -> None:
         """Replace the estimate with the tokens the request really used."""
-        if reservation in self._sent:
+        if reservation.in_window:
             self._tokens += tokens - reservation.tokens
         reservation.tokens = tokens
 
@@ -102,7 +105,9 @@ class RateLimiter:
     def _wait(self, tokens: int) -> float:
         now = self._clock()
         while self._sent and self._sent[0].at <= now - self.window:
-            self._tokens -= self._sent.popleft().tokens
+            expired = self._sent.popleft()
+            expired.in_window = False
+            self._tokens -= expired.tokens
         waits = [self._paused_until - now]
         if self.rpm is not None:
             allowed = max(int(self.rpm * self._share), 1)

@@ -101,13 +101,13 @@ def test_settling_a_reservation_that_left_the_window_changes_nothing(clock: Fake
     assert clock.waits == [59.0]  # 60 + 41 > 100 still: the stale settle freed nothing
 
 
-def test_429_with_retry_after_pauses_the_next_acquire_and_cuts_share_by_a_tenth(
+def test_429_with_retry_after_pauses_the_next_acquire_and_cuts_share_by_a_twentieth(
     clock: FakeTime,
 ) -> None:
     limiter = RateLimiter(rpm=100, clock=clock)
     clock.now = 100.0
     limiter.observe(429, {"retry-after": "5"})
-    assert limiter.share == pytest.approx(0.9)
+    assert limiter.share == pytest.approx(0.95)
     assert limiter.rate_limited == 1
     reservation = acquire_at(limiter, clock, 100.0)
     assert (clock.waits, reservation.at) == ([5.0], 105.0)
@@ -143,7 +143,7 @@ def test_successes_win_share_back_gradually_up_to_the_full_limit(clock: FakeTime
     limiter = RateLimiter(rpm=100, clock=clock)
     limiter.observe(429, {"retry-after": "0"})
     limiter.observe(200, {})
-    assert limiter.share == pytest.approx(0.902)
+    assert limiter.share == pytest.approx(0.955)
     for _ in range(200):
         limiter.observe(200, {})
     assert limiter.share == 1.0
@@ -153,7 +153,7 @@ def test_successes_win_share_back_gradually_up_to_the_full_limit(clock: FakeTime
 
 def test_reduced_share_lowers_the_requests_allowed_per_window(clock: FakeTime) -> None:
     limiter = RateLimiter(rpm=10, clock=clock)
-    limiter.observe(429, {"retry-after": "0"})  # 10 * 0.9 -> 9 allowed
+    limiter.observe(429, {"retry-after": "0"})  # 10 * 0.95 -> 9 allowed
     for at in range(9):
         acquire_at(limiter, clock, float(at))
     assert clock.waits == []

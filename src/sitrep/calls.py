@@ -101,6 +101,11 @@ class LoggedTransport(httpx2.AsyncBaseTransport):
             request_id=request_id,
         )
         self._ledger.log_call(call)
+        if call.completion_tokens is not None:
+            # Budget the next requests with what answers really use, not the first guess.
+            self._expected_output = round(
+                0.9 * self._expected_output + 0.1 * call.completion_tokens
+            )
         if self._limiter is not None and reservation is not None:
             used = (call.prompt_tokens or 0) + (call.completion_tokens or 0)
             self._limiter.settle(reservation, used)

@@ -7,7 +7,7 @@ on PyPI (aiolimiter, for one) meter a single quantity with no way to correct or 
 
 The limits are enforced over a sliding window (60 s by default), which never exceeds a server's
 sliding-window or token-bucket limit of the same size. On a 429 the usable share of each limit
-drops by a tenth and every request waits out the Retry-After; each success wins back a little.
+drops by a twentieth and every request waits out the Retry-After; each success wins back a little.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from sitrep.transport import parse_seconds
 
-_BACKOFF = 0.9  # share of the limits kept after a 429
-_RECOVERY = 0.002  # share won back by each success, up to the full limit
+_BACKOFF = 0.95  # share of the limits kept after a 429
+_RECOVERY = 0.005  # share won back by each success, up to the full limit
 _FLOOR = 0.25  # never slow below this share of the stated limits
 _DEFAULT_PAUSE = 1.0  # seconds, after a 429 that names no Retry-After
 

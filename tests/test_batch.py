@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from author_cassettes import refusal as answer_refusal
 from conftest import CASSETTES, SEED_FILES
 from sitrep.batch import BatchOptions, BatchSummary, plan_batch, run_batch
 from sitrep.costs import Price
@@ -352,3 +353,20 @@ def test_dry_run_counts_articles_and_tokens_and_sends_nothing(tmp_path: Path) ->
     assert plan.cost is not None
     assert plan.cost > 0
     assert plan.exact_tokens is False  # no tiktoken in the test environment
+
+
+def test_retried_failure_is_asked_afresh_not_served_its_cached_answer(tmp_path: Path) -> None:
+    articles = synthetic_articles(2)
+
+    async def refuse(request: httpx2.Request) -> httpx2.Response:
+        if "Report 2:" in request.content.decode():
+            return answer_refusal(request, "refused")
+        return answering(request)
+
+    first = run(articles, tmp_path, Endpoint(refuse))
+    assert first.run.failed == 1  # a 200 answer, so it sits in the response cache
+    endpoint = Endpoint()
+    retried = run(articles, tmp_path, endpoint, BatchOptions(retry_failed=True))
+    assert endpoint.requests == 1
+    assert retried.failed == 0
+    assert statistic_ids(tmp_path) == Counter({a.id: 1 for a in articles})

@@ -19,12 +19,13 @@ import json
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import httpx2
 
 from sitrep.article import Article
-from sitrep.calls import LoggedTransport, current_article
+from sitrep.calls import LoggedTransport, current_article, fresh_answers
 from sitrep.costs import CHARS_PER_TOKEN, DEFAULT_PRICES, Price, price_for, token_counter
 from sitrep.errors import ArticleError, ExtractionError, ReplayError, SitrepError
 from sitrep.extractor import Extractor, ModelConfig
@@ -148,6 +149,12 @@ async def run_batch(
     )
 
 
+class _Start(Enum):
+    NEW = "new"
+    RESUME = "resume"  # pending from an earlier run: cached answers are reused
+    RETRY = "retry"  # failed before and retried: asked afresh, not served from the cache
+
+
 class _Run:
     def __init__(
         self,
@@ -193,7 +200,8 @@ class _Run:
             self.counts["read"] += 1
             if stopped is None and stop.is_set():
                 stopped = "stopped"
-            if not self._should_start(item, deferring=stopped is not None):
+            start = self._start_kind(item)
+            if start is None:
                 continue
             assert item.article is not None  # _should_start took every unreadable input
             if stopped is None and self._over_budget(item.article):
@@ -207,7 +215,7 @@ class _Run:
                 stopped = "stopped"
                 self.counts["deferred"] += 1
                 continue
-            self._launch(item.article)
+            self._launch(item.article, fresh=start is _Start.RETRY)
         return stopped
 
     async def settle(self) -> None:
@@ -232,13 +240,13 @@ class _Run:
             elapsed=time.monotonic() - self.started,
         )
 
-    def _should_start(self, item: InputItem, *, deferring: bool) -> bool:
-        """Record the input in the ledger; True if it is an article to extract now."""
+    def _start_kind(self, item: InputItem) -> _Start | None:
+        """Record the input in the ledger; say how to extract it now, or None to skip it."""
         row = self.ledger.get(item.id)
         if item.id in self.in_flight or (row is not None and row.location != item.location):
             self.counts["duplicates"] += 1
             self.ledger.add_duplicate(item.id, item.location)
-            return False
+            return None
         if item.article is None:  # unreadable: a failure straight away, once
             if row is None or (self.options.retry_failed and row.status is Status.FAILED):
                 self.ledger.add_pending(item.id, item.location)
@@ -246,16 +254,16 @@ class _Run:
                 self._finish_failed(item.id, "input", item.error or "unreadable", TokenUsage())
             else:
                 self.counts["skipped"] += 1
-            return False
+            return None
         if row is None:
             self.ledger.add_pending(item.id, item.location)
-            return True
-        if row.status is Status.DONE or (
-            row.status is Status.FAILED and not self.options.retry_failed
-        ):
-            self.counts["skipped"] += 1
-            return False
-        return True
+            return _Start.NEW
+        if row.status is Status.PENDING:
+            return _Start.RESUME
+        if row.status is Status.FAILED and self.options.retry_failed:
+            return _Start.RETRY
+        self.counts["skipped"] += 1
+        return None
 
     def _over_budget(self, article: Article) -> bool:
         if self.options.max_cost is None or self.price is None:
@@ -268,16 +276,19 @@ class _Run:
         prompt_chars = self.extractor.fixed_request_chars + len(article.text)
         return self.price.cost(prompt_chars // CHARS_PER_TOKEN, self.options.expected_output_tokens)
 
-    def _launch(self, article: Article) -> None:
+    def _launch(self, article: Article, *, fresh: bool) -> None:
+        """Extract `article` in a task; `fresh` asks the endpoint even if an answer is cached."""
         estimate = self._estimate(article)
         self.committed_estimate += estimate
 
         async def extract_one() -> None:
             token = current_article.set(article.id)
+            fresh_token = fresh_answers.set(fresh)
             try:
                 self.ledger.start(article.id)
                 await self._extract(article)
             finally:
+                fresh_answers.reset(fresh_token)
                 current_article.reset(token)
                 self.committed_estimate -= estimate
                 del self.in_flight[article.id]

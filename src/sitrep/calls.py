@@ -21,6 +21,8 @@ from sitrep.ledger import Call, Ledger
 from sitrep.ratelimit import RateLimiter
 
 current_article: ContextVar[str | None] = ContextVar("sitrep_current_article", default=None)
+# Set for an article retried after failing: the answer it got before is not served again.
+fresh_answers: ContextVar[bool] = ContextVar("sitrep_fresh_answers", default=False)
 
 _PROMPT_TOKENS = re.compile(rb'"prompt_tokens"\s*:\s*(\d+)')
 _COMPLETION_TOKENS = re.compile(rb'"completion_tokens"\s*:\s*(\d+)')
@@ -67,7 +69,8 @@ class LoggedTransport(httpx2.AsyncBaseTransport):
         await request.aread()
         digest = request_hash(request)
         article_id = current_article.get()
-        if self._use_cache and (cached := self._ledger.cached_response(digest)) is not None:
+        use_cache = self._use_cache and not fresh_answers.get()
+        if use_cache and (cached := self._ledger.cached_response(digest)) is not None:
             self._ledger.log_call(
                 _call(
                     article_id,

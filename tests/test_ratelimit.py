@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sitrep.ratelimit import RateLimiter, Reservation, _duration
 
 T = TypeVar("T")
+WHOLE_WINDOW = 60.0  # a burst allowance of the whole window: no pacing, the window alone binds
 _real_sleep = asyncio.sleep
 
 
@@ -54,7 +55,7 @@ def acquire_at(limiter: RateLimiter, clock: FakeTime, at: float, tokens: int = 1
 def test_fourth_request_under_rpm_3_waits_until_the_first_leaves_the_window(
     clock: FakeTime,
 ) -> None:
-    limiter = RateLimiter(rpm=3, clock=clock)
+    limiter = RateLimiter(rpm=3, burst=WHOLE_WINDOW, clock=clock)
     times = [acquire_at(limiter, clock, at).at for at in (0.0, 10.0, 20.0)]
     assert clock.waits == []
     fourth = acquire_at(limiter, clock, 30.0)
@@ -63,7 +64,7 @@ def test_fourth_request_under_rpm_3_waits_until_the_first_leaves_the_window(
 
 
 def test_third_request_of_40_tokens_under_tpm_100_waits(clock: FakeTime) -> None:
-    limiter = RateLimiter(tpm=100, clock=clock)
+    limiter = RateLimiter(tpm=100, burst=WHOLE_WINDOW, clock=clock)
     acquire_at(limiter, clock, 0.0, 40)
     acquire_at(limiter, clock, 5.0, 40)
     assert clock.waits == []
@@ -75,7 +76,7 @@ def test_third_request_of_40_tokens_under_tpm_100_waits(clock: FakeTime) -> None
 def test_settling_a_reservation_lower_lets_the_next_request_through_at_once(
     clock: FakeTime,
 ) -> None:
-    limiter = RateLimiter(tpm=100, clock=clock)
+    limiter = RateLimiter(tpm=100, burst=WHOLE_WINDOW, clock=clock)
     first = acquire_at(limiter, clock, 0.0, 40)
     acquire_at(limiter, clock, 5.0, 40)
     limiter.settle(first, 10)
@@ -152,7 +153,7 @@ def test_successes_win_share_back_gradually_up_to_the_full_limit(clock: FakeTime
 
 
 def test_reduced_share_lowers_the_requests_allowed_per_window(clock: FakeTime) -> None:
-    limiter = RateLimiter(rpm=10, clock=clock)
+    limiter = RateLimiter(rpm=10, burst=WHOLE_WINDOW, clock=clock)
     limiter.observe(429, {"retry-after": "0"})  # 10 * 0.95 -> 9 allowed
     for at in range(9):
         acquire_at(limiter, clock, float(at))
@@ -184,6 +185,46 @@ def test_remaining_tokens_zero_pauses_until_the_stated_reset(clock: FakeTime) ->
     )
     acquire_at(limiter, clock, 0.0)
     assert clock.waits == [360.0]
+
+
+def acquire_many(limiter: RateLimiter, count: int, tokens: int = 1) -> list[float]:
+    async def many() -> list[float]:
+        return [(await limiter.acquire(tokens)).at for _ in range(count)]
+
+    return run(many)
+
+
+def test_requests_go_out_at_an_even_pace_after_a_one_second_burst(clock: FakeTime) -> None:
+    limiter = RateLimiter(rpm=120, clock=clock)  # one every 0.5 s
+    assert acquire_many(limiter, 7) == [0.0, 0.0, 0.0, 0.5, 1.0, 1.5, 2.0]
+
+
+def test_tokens_go_out_at_an_even_pace_after_a_one_second_burst(clock: FakeTime) -> None:
+    limiter = RateLimiter(tpm=6000, clock=clock)  # 100 tokens a second
+    assert acquire_many(limiter, 6, tokens=50) == [0.0, 0.0, 0.0, 0.5, 1.0, 1.5]
+
+
+def test_settling_a_reservation_lower_brings_the_token_pace_forward(clock: FakeTime) -> None:
+    limiter = RateLimiter(tpm=6000, clock=clock)
+    first = acquire_at(limiter, clock, 0.0, 300)  # 3 s of the pace, as estimated
+    limiter.settle(first, 50)  # 0.5 s, as used
+    second = acquire_at(limiter, clock, 0.0, 50)
+    assert (clock.waits, second.at) == ([], 0.0)
+
+
+def test_a_429_slows_the_pace_by_the_cut_in_share(clock: FakeTime) -> None:
+    limiter = RateLimiter(rpm=120, clock=clock)
+    limiter.observe(429, {"retry-after": "0"})
+    times = acquire_many(limiter, 5)
+    assert times[-1] - times[-2] == pytest.approx(0.5 / 0.95)
+
+
+def test_pacing_still_uses_the_whole_budget_over_three_minutes(clock: FakeTime) -> None:
+    limiter = RateLimiter(rpm=1000, tpm=60_000, clock=clock)
+    times = acquire_many(limiter, 2100, tokens=90)  # tokens bind: 666 requests a minute
+    sent = [t for t in times if t < 180.0]
+    assert len(sent) >= 0.99 * 3 * 666, len(sent)
+    assert all(sum(start <= t < start + 60 for t in times) <= 666 for start in times[::50])
 
 
 @pytest.mark.parametrize(
@@ -224,7 +265,7 @@ def test_a_limiter_without_limits_never_waits(clock: FakeTime) -> None:
 
 
 def test_waiting_requests_are_served_in_arrival_order(clock: FakeTime) -> None:
-    limiter = RateLimiter(tpm=100, clock=clock)
+    limiter = RateLimiter(tpm=100, burst=WHOLE_WINDOW, clock=clock)
     served: list[str] = []
 
     async def request(name: str, tokens: int) -> Reservation:

@@ -6,8 +6,11 @@ Retry-After, read OpenAI's `x-ratelimit-*` headers, and back off adaptively; the
 on PyPI (aiolimiter, for one) meter a single quantity with no way to correct or pause it.
 
 The limits are enforced over a sliding window (60 s by default), which never exceeds a server's
-sliding-window or token-bucket limit of the same size. On a 429 the usable share of each limit
-drops by a twentieth and every request waits out the Retry-After; each success wins back a little.
+sliding-window or token-bucket limit of the same size. Within it, requests are also paced evenly
+(a GCRA: at most a second's worth of either budget goes out at once), because OpenAI may enforce
+a per-minute limit over shorter periods, and a minute's budget sent in one burst would be refused.
+On a 429 the usable share of each limit drops by a twentieth and every request waits out the
+Retry-After; each success wins back a little.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ _BACKOFF = 0.95  # share of the limits kept after a 429
 _RECOVERY = 0.005  # share won back by each success, up to the full limit
 _FLOOR = 0.25  # never slow below this share of the stated limits
 _DEFAULT_PAUSE = 1.0  # seconds, after a 429 that names no Retry-After
+BURST = 1.0  # seconds of either budget that may be sent at once, ahead of the even pace
 
 
 @dataclass(slots=True, eq=False)
@@ -42,14 +46,17 @@ class RateLimiter:
         tpm: int | None = None,
         *,
         window: float = 60.0,
+        burst: float = BURST,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.rpm, self.tpm, self.window = rpm, tpm, window
+        self.rpm, self.tpm, self.window, self.burst = rpm, tpm, window, burst
         self._clock = clock
         self._sent: deque[Reservation] = deque()
         self._tokens = 0  # tokens of the reservations still in the window
         self._share = 1.0
         self._paused_until = 0.0
+        # When the pace would next let a request through, were there no burst allowance.
+        self._requests_due = self._tokens_due = 0.0
         self._lock = asyncio.Lock()
         self.rate_limited = 0  # 429s observed
 
@@ -60,15 +67,22 @@ class RateLimiter:
                 await asyncio.sleep(wait)
             if self.rpm is None and self.tpm is None:
                 return Reservation(self._clock(), tokens, in_window=False)  # nothing to count
-            reservation = Reservation(self._clock(), tokens)
+            now = self._clock()
+            reservation = Reservation(now, tokens)
             self._sent.append(reservation)
             self._tokens += tokens
+            if self.rpm is not None:
+                self._requests_due = max(self._requests_due, now) + self._per_request()
+            if self.tpm is not None:
+                self._tokens_due = max(self._tokens_due, now) + tokens * self._per_token()
             return reservation
 
     def settle(self, reservation: Reservation, tokens: int) -> None:
         """Replace the estimate with the tokens the request really used."""
         if reservation.in_window:
             self._tokens += tokens - reservation.tokens
+            if self.tpm is not None:
+                self._tokens_due += (tokens - reservation.tokens) * self._per_token()
         reservation.tokens = tokens
 
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
@@ -102,6 +116,15 @@ class RateLimiter:
     def _pause(self, until: float) -> None:
         self._paused_until = max(self._paused_until, until)
 
+    def _per_request(self) -> float:
+        """Seconds between requests at the even pace the rpm allows."""
+        assert self.rpm is not None
+        return self.window / max(self.rpm * self._share, 1.0)
+
+    def _per_token(self) -> float:
+        assert self.tpm is not None
+        return self.window / max(self.tpm * self._share, 1.0)
+
     def _wait(self, tokens: int) -> float:
         now = self._clock()
         while self._sent and self._sent[0].at <= now - self.window:
@@ -110,9 +133,12 @@ class RateLimiter:
             self._tokens -= expired.tokens
         waits = [self._paused_until - now]
         if self.rpm is not None:
+            waits.append(self._requests_due - self.burst - now)
             allowed = max(int(self.rpm * self._share), 1)
             if len(self._sent) >= allowed:
                 waits.append(self._sent[len(self._sent) - allowed].at + self.window - now)
+        if self.tpm is not None:
+            waits.append(self._tokens_due - self.burst - now)
         if self.tpm is not None and self._sent:
             allowed = max(int(self.tpm * self._share), 1)
             excess = self._tokens + tokens - allowed

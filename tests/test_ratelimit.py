@@ -152,14 +152,16 @@ def test_successes_win_share_back_gradually_up_to_the_full_limit(clock: FakeTime
     assert limiter.share == 1.0
 
 
-def test_reduced_share_lowers_the_requests_allowed_per_window(clock: FakeTime) -> None:
+def test_a_429_slows_the_pace_but_leaves_the_window_ceiling_at_the_stated_limit(
+    clock: FakeTime,
+) -> None:
     limiter = RateLimiter(rpm=10, burst=WHOLE_WINDOW, clock=clock)
-    limiter.observe(429, {"retry-after": "0"})  # 10 * 0.95 -> 9 allowed
-    for at in range(9):
+    limiter.observe(429, {"retry-after": "0"})
+    for at in range(10):
         acquire_at(limiter, clock, float(at))
     assert clock.waits == []
-    tenth = acquire_at(limiter, clock, 9.0)
-    assert (clock.waits, tenth.at) == ([51.0], 60.0)
+    eleventh = acquire_at(limiter, clock, 10.0)
+    assert (clock.waits, eleventh.at) == ([50.0], 60.0)
 
 
 def test_remaining_requests_zero_pauses_until_the_stated_reset(clock: FakeTime) -> None:

@@ -5,12 +5,13 @@ is sent and correct the count with the usage that comes back, pause everything w
 Retry-After, read OpenAI's `x-ratelimit-*` headers, and back off adaptively; the asyncio limiters
 on PyPI (aiolimiter, for one) meter a single quantity with no way to correct or pause it.
 
-The limits are enforced over a sliding window (60 s by default), which never exceeds a server's
-sliding-window or token-bucket limit of the same size. Within it, requests are also paced evenly
-(a GCRA: at most a second's worth of either budget goes out at once), because OpenAI may enforce
-a per-minute limit over shorter periods, and a minute's budget sent in one burst would be refused.
-On a 429 the usable share of each limit drops by a twentieth and every request waits out the
-Retry-After; each success wins back a little.
+The stated limits are a hard ceiling over a sliding window (60 s by default), which never exceeds
+a server's sliding-window or token-bucket limit of the same size. Within it, requests are paced
+evenly (a GCRA: at most a second's worth of either budget goes out at once), because OpenAI may
+enforce a per-minute limit over shorter periods, and a minute's budget sent in one burst would be
+refused. On a 429 every request waits out the Retry-After and the pace drops by a twentieth;
+each success wins some of it back. Only the pace adapts: cutting the ceiling too would idle the
+client until a twentieth of the window had drained, for every stray 429.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from dataclasses import dataclass
 
 from sitrep.transport import parse_seconds
 
-_BACKOFF = 0.95  # share of the limits kept after a 429
-_RECOVERY = 0.005  # share won back by each success, up to the full limit
-_FLOOR = 0.25  # never slow below this share of the stated limits
+_BACKOFF = 0.95  # share of the pace kept after a 429
+_RECOVERY = 0.005  # share won back by each success, up to the full pace
+_FLOOR = 0.25  # never slow below this share of the pace the stated limits allow
 _DEFAULT_PAUSE = 1.0  # seconds, after a 429 that names no Retry-After
 BURST = 1.0  # seconds of either budget that may be sent at once, ahead of the even pace
 
@@ -110,7 +111,7 @@ class RateLimiter:
 
     @property
     def share(self) -> float:
-        """The part of the stated limits in use after adaptive slow-downs."""
+        """The part of the pace the stated limits allow, after adaptive slow-downs."""
         return self._share
 
     def _pause(self, until: float) -> None:
@@ -134,14 +135,12 @@ class RateLimiter:
         waits = [self._paused_until - now]
         if self.rpm is not None:
             waits.append(self._requests_due - self.burst - now)
-            allowed = max(int(self.rpm * self._share), 1)
-            if len(self._sent) >= allowed:
-                waits.append(self._sent[len(self._sent) - allowed].at + self.window - now)
+            if len(self._sent) >= self.rpm:
+                waits.append(self._sent[len(self._sent) - self.rpm].at + self.window - now)
         if self.tpm is not None:
             waits.append(self._tokens_due - self.burst - now)
         if self.tpm is not None and self._sent:
-            allowed = max(int(self.tpm * self._share), 1)
-            excess = self._tokens + tokens - allowed
+            excess = self._tokens + tokens - self.tpm
             for reservation in self._sent:  # the oldest reservations free their tokens first
                 if excess <= 0:
                     break

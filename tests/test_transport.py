@@ -735,6 +735,13 @@ def _check_answer_and_calls(server: Server, result: Any, waits: list[float]) -> 
     assert len(server.requests) == 3  # the SDK's own retries are off: each call is ours
     assert {r.headers["x-stainless-retry-count"] for r in server.requests} == {"0"}
     assert len({r.content for r in server.requests}) == 1  # the same request, resent
+    sent = server.requests[0]
+    assert (sent.method, sent.url.path) == ("POST", "/v1/chat/completions")
+    assert sent.headers["authorization"] == "Bearer test-key-never-sent"
+    body = json.loads(sent.content)
+    assert body["model"] == "gpt-4.1-mini"
+    assert body["tool_choice"] == {"type": "function", "function": {"name": TOOL_NAME}}
+    assert [m["role"] for m in body["messages"]][-1] == "user"
     assert len(waits) == 2
     assert_backoff(waits, RetryPolicy())
     (incident,) = result.incidents

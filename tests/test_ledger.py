@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import sqlite3
+import time
 import zlib
 from collections.abc import Iterator, Mapping
 from itertools import count
@@ -232,3 +233,45 @@ def test_cached_response_is_only_a_paid_200_for_that_request(ledger: Ledger) -> 
     ledger.log_call(call("h", status=200, response=b"paid for"))
     assert ledger.cached_response("h") == b"paid for"
     assert ledger.cached_response("other") is None
+
+
+def test_grouped_writes_are_committed_together_by_commit_or_close(tmp_path: Path) -> None:
+    grouped = Ledger.open(tmp_path, commit_interval=3600)
+    grouped.add_pending("a", "a.txt")
+    grouped.log_call(call("h"))
+    assert grouped.get("a") is not None  # its own connection sees the group
+    assert raw(grouped.path, "SELECT count(*) FROM articles") == [(0,)]
+    grouped.commit()
+    assert raw(grouped.path, "SELECT count(*) FROM articles") == [(1,)]
+    grouped.finish("a", Status.DONE, completion(), committed={"statistics.jsonl": 5})
+    assert raw(grouped.path, "SELECT status FROM articles") == [("pending",)]
+    grouped.close()
+    assert raw(grouped.path, "SELECT status FROM articles") == [("done",)]
+    assert raw(grouped.path, "SELECT committed_bytes FROM outputs") == [(5,)]
+
+
+def test_group_older_than_the_interval_is_committed_by_the_next_write(tmp_path: Path) -> None:
+    grouped = Ledger.open(tmp_path, commit_interval=0.05)
+    grouped.add_pending("a", "a.txt")
+    assert raw(grouped.path, "SELECT count(*) FROM articles") == [(0,)]
+    time.sleep(0.06)
+    grouped.add_pending("b", "b.txt")
+    assert raw(grouped.path, "SELECT count(*) FROM articles") == [(2,)]
+    grouped.close()
+
+
+def test_failing_finish_in_a_group_undoes_itself_and_keeps_the_group(tmp_path: Path) -> None:
+    grouped = Ledger.open(tmp_path, commit_interval=3600)
+    grouped.add_pending("a", "a.txt")
+    grouped.add_pending("b", "b.txt")
+    grouped.finish("a", Status.DONE, completion(3, 1), committed={"incidents.jsonl": 3})
+    with pytest.raises(RuntimeError, match="disk gone"):
+        grouped.finish("b", Status.DONE, completion(50, 50), committed=ExplodingOffsets())
+    grouped.close()
+    assert raw(grouped.path, "SELECT id, status FROM articles ORDER BY id") == [
+        ("a", "done"),
+        ("b", "pending"),
+    ]
+    assert raw(grouped.path, "SELECT name, committed_bytes FROM outputs") == [
+        ("incidents.jsonl", 3)
+    ]

@@ -19,7 +19,7 @@ import pytest
 from author_cassettes import answer
 from author_cassettes import refusal as answer_refusal
 from conftest import CASSETTES, SEED_FILES
-from sitrep.batch import BatchOptions, BatchSummary, plan_batch, run_batch
+from sitrep.batch import ARTICLES_PER_REQUEST, BatchOptions, BatchSummary, plan_batch, run_batch
 from sitrep.costs import Price
 from sitrep.extractor import ModelConfig
 from sitrep.readers import InputItem, read_archives
@@ -239,6 +239,23 @@ def test_cost_ceiling_leaves_the_rest_pending_for_a_later_run(tmp_path: Path) ->
     assert statistic_ids(tmp_path) == Counter({a.id: 1 for a in articles})
 
 
+def test_concurrency_bounds_the_requests_on_the_wire_and_fills_it(tmp_path: Path) -> None:
+    articles = synthetic_articles(30)
+    on_wire = peak = 0
+
+    async def slow(request: httpx2.Request) -> httpx2.Response:
+        nonlocal on_wire, peak
+        on_wire += 1
+        peak = max(peak, on_wire)
+        await asyncio.sleep(0.02)
+        on_wire -= 1
+        return answering(request)
+
+    summary = run(articles, tmp_path, Endpoint(slow), BatchOptions(concurrency=4))
+    assert summary.run.extracted == 30
+    assert peak == 4
+
+
 def test_stop_lets_articles_in_flight_finish_and_leaves_the_rest_pending(tmp_path: Path) -> None:
     articles = synthetic_articles(12)
     stop = asyncio.Event()
@@ -261,7 +278,7 @@ def test_stop_lets_articles_in_flight_finish_and_leaves_the_rest_pending(tmp_pat
 
 
 def test_cancelled_run_abandons_articles_in_flight_and_they_resume_once(tmp_path: Path) -> None:
-    articles = synthetic_articles(6)
+    articles = synthetic_articles(10)
     started = asyncio.Event()
 
     async def hang(request: httpx2.Request) -> httpx2.Response:
@@ -288,10 +305,11 @@ def test_cancelled_run_abandons_articles_in_flight_and_they_resume_once(tmp_path
     asyncio.run(cancel_when_started())
     with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
         statuses = Counter(row[0] for row in db.execute("SELECT status FROM articles"))
-    # Three in flight and a fourth read while it waited for a slot; the rest never read.
-    assert statuses == Counter({"pending": 4})
+    # Three requests on the wire, three more articles ready behind them and one read while it
+    # waited for an article slot, all left pending; the other three were never read.
+    assert statuses == Counter({"pending": 3 * ARTICLES_PER_REQUEST + 1})
     resumed = run(articles, tmp_path, Endpoint())
-    assert resumed.done == 6
+    assert resumed.done == 10
     assert statistic_ids(tmp_path) == Counter({a.id: 1 for a in articles})
 
 

@@ -4,10 +4,12 @@
     (calls logged, cached and rate-limited on the wire: `sitrep.calls`) → outputs + ledger,
     committed together → summary
 
-Everything streams: inputs are read one at a time and at most `concurrency` articles are in
-memory. Each article ends `done` (its records in incidents.jsonl / statistics.jsonl), `failed`
-(with a specific reason in failures.jsonl), or `pending` (not started because the cost ceiling
-was reached or the run was stopped; the next run picks it up). Running the same command again
+Everything streams: inputs are read one at a time, and at most `concurrency` requests are in
+flight, with a few times as many articles in memory (`ARTICLES_PER_REQUEST`): those whose
+requests are built and waiting to take a free place on the wire, and those being checked after
+their answers. Each article ends `done` (its records in incidents.jsonl / statistics.jsonl),
+`failed` (with a specific reason in failures.jsonl), or `pending` (not started because the cost
+ceiling was reached or the run was stopped; the next run picks it up). The same command again
 resumes: finished articles are skipped, and requests already answered are served from the
 ledger's response cache instead of being paid for again.
 """
@@ -35,6 +37,12 @@ from sitrep.ratelimit import RateLimiter
 from sitrep.readers import InputItem
 from sitrep.records import Extraction, TokenUsage
 from sitrep.schemas import schema_version
+
+# Seconds of ledger writes grouped into one commit: what a process killed at the worst instant
+# makes the next run do again.
+LEDGER_COMMIT_INTERVAL = 0.25
+# Articles in progress per request slot: one waiting on its answer, one being prepared or checked.
+ARTICLES_PER_REQUEST = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +110,7 @@ async def run_batch(
     ones in flight; they stay pending for the next run.
     """
     options = options or BatchOptions()
-    ledger = Ledger.open(out_dir)
+    ledger = Ledger.open(out_dir, commit_interval=LEDGER_COMMIT_INTERVAL)
     limiter = RateLimiter(options.rpm, options.tpm)
     inner = transport or httpx2.AsyncHTTPTransport(
         limits=httpx2.Limits(
@@ -116,6 +124,7 @@ async def run_batch(
         limiter=limiter,
         expected_output_tokens=options.expected_output_tokens,
         use_cache=options.use_cache,
+        max_in_flight=options.concurrency,
     )
     client = httpx2.AsyncClient(transport=wire)
     extractor = Extractor(config, api_key=api_key, async_http_client=client)
@@ -127,6 +136,7 @@ async def run_batch(
         options=options,
         on_progress=on_progress,
     )
+    committer = asyncio.create_task(_commit_periodically(ledger))
     try:
         stopped = await run.consume(inputs, stop or asyncio.Event())
         await run.settle()
@@ -134,6 +144,7 @@ async def run_batch(
         await run.abandon()
         raise
     finally:
+        committer.cancel()
         write_failures(out_dir, ledger)
         run.outputs.close()
         await extractor.aclose()
@@ -147,6 +158,13 @@ async def run_batch(
         stopped=stopped,
         output_dir=out_dir,
     )
+
+
+async def _commit_periodically(ledger: Ledger) -> None:
+    """Commit a group of writes that no later write came to commit (answers are slow to come)."""
+    while True:
+        await asyncio.sleep(LEDGER_COMMIT_INTERVAL)
+        ledger.commit()
 
 
 class _Start(Enum):
@@ -191,7 +209,7 @@ class _Run:
         self.in_flight: dict[str, asyncio.Task[None]] = {}
         self.committed_estimate = 0.0  # estimated cost of the articles in flight
         self.started = time.monotonic()
-        self.slots = asyncio.Semaphore(options.concurrency)
+        self.slots = asyncio.Semaphore(options.concurrency * ARTICLES_PER_REQUEST)
 
     async def consume(self, inputs: Inputs, stop: asyncio.Event) -> str | None:
         stopped: str | None = None
@@ -375,9 +393,17 @@ async def _aiter(inputs: Inputs) -> AsyncIterator[InputItem | Article]:
         async for item in inputs:
             yield item
     else:
-        for item in inputs:
+        for n, item in enumerate(inputs, start=1):
             yield item
-            await asyncio.sleep(0)  # let finished articles commit between reads
+            # Reading goes on without a pause while article slots are free (waiting for one
+            # lets the others run); yielding after every item instead would launch one article
+            # per turn of a busy event loop and starve the wire. A pause now and then lets a
+            # run that only skips finished articles still show progress and commit.
+            if n % _READS_BETWEEN_PAUSES == 0:
+                await asyncio.sleep(0)
+
+
+_READS_BETWEEN_PAUSES = 100
 
 
 @dataclass(frozen=True, slots=True)

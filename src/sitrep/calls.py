@@ -2,13 +2,21 @@
 
 `LoggedTransport` wraps the HTTP transport the openai SDK sends through. For each request it
 looks up the response cache first (an identical request already answered, in this run or an
-earlier one, is never paid twice), otherwise sends it, then logs the call in the ledger (request
-hash, status, usage, latency, raw response) and tells the rate limiter what the server said.
-The article a call belongs to travels in a context variable set by the batch task.
+earlier one, is never paid twice), otherwise waits for one of the `max_in_flight` request slots
+and the rate limiter, sends it, then logs the call in the ledger (request hash, status, usage,
+latency, raw response) and tells the rate limiter what the server said. The article a call
+belongs to travels in a context variable set by the batch task.
+
+The slot is held for the request alone, not for the article around it: while one article's
+answer is parsed and checked, the next article's request, built in advance, takes its place on
+the connection at once. Holding slots per article left connections idle between requests, and
+the connection pool probes every idle socket each time it assigns a request (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import re
 import time
@@ -58,8 +66,10 @@ class LoggedTransport(httpx2.AsyncBaseTransport):
         limiter: RateLimiter | None = None,
         expected_output_tokens: int = 1000,
         use_cache: bool = True,
+        max_in_flight: int | None = None,
     ) -> None:
         self._inner = inner
+        self._slots = asyncio.Semaphore(max_in_flight) if max_in_flight else None
         self._ledger = ledger
         self._limiter = limiter
         self._expected_output = expected_output_tokens
@@ -83,17 +93,21 @@ class LoggedTransport(httpx2.AsyncBaseTransport):
                 )
             )
             return rebuilt_response(200, [("content-type", "application/json")], cached, request)
-        reservation = None
-        if self._limiter is not None:
-            estimate = estimate_tokens(request.content) + self._expected_output
-            reservation = await self._limiter.acquire(estimate)
-        began = time.perf_counter()
-        response = await self._inner.handle_async_request(request)
-        try:
-            content = await response.aread()
-        finally:
-            await response.aclose()
-        latency_ms = (time.perf_counter() - began) * 1000
+        async with self._slots or contextlib.nullcontext():
+            # The slot before the limiter: a reservation is stamped when the request goes out.
+            reservation = None
+            if self._limiter is not None:
+                estimate = estimate_tokens(request.content) + self._expected_output
+                reservation = await self._limiter.acquire(estimate)
+            began = time.perf_counter()
+            response = await self._inner.handle_async_request(request)
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()
+            latency_ms = (time.perf_counter() - began) * 1000
+        # Let the request waiting for this slot go out before this answer is logged and parsed.
+        await asyncio.sleep(0)
         request_id = response.headers.get("x-request-id")
         call = _call(
             article_id,

@@ -12,6 +12,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -22,6 +23,7 @@ from conftest import CASSETTES, SEED_FILES
 from sitrep.batch import ARTICLES_PER_REQUEST, BatchOptions, BatchSummary, plan_batch, run_batch
 from sitrep.costs import Price
 from sitrep.extractor import ModelConfig
+from sitrep.ledger import Ledger
 from sitrep.readers import InputItem, read_archives
 from sitrep.replay import AsyncReplayTransport, Recordings
 from synthetic import answering, statistic_arguments, synthetic_articles, synthetic_text
@@ -339,6 +341,28 @@ def test_uncommitted_tail_of_an_output_is_cut_off_on_the_next_run(tmp_path: Path
         stream.write(b'{"half a record": ')  # what a crash mid-write leaves
     run(articles, tmp_path, Endpoint())
     assert (tmp_path / "statistics.jsonl").read_bytes() == committed
+
+
+def test_failed_commit_cuts_its_records_back_and_the_next_run_has_each_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    articles = synthetic_articles(8)
+    doomed = articles[2].id
+    finish = Ledger.finish
+
+    def failing_finish(ledger: Ledger, article_id: str, *args: Any, **kwargs: Any) -> None:
+        if article_id == doomed:
+            raise sqlite3.OperationalError("disk I/O error")
+        finish(ledger, article_id, *args, **kwargs)
+
+    monkeypatch.setattr(Ledger, "finish", failing_finish)
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        run(articles, tmp_path, Endpoint())
+    assert doomed not in statistic_ids(tmp_path)  # cut back, though later articles committed
+    monkeypatch.setattr(Ledger, "finish", finish)
+    again = run(articles, tmp_path, Endpoint())
+    assert again.done == 8
+    assert statistic_ids(tmp_path) == Counter({a.id: 1 for a in articles})
 
 
 def test_every_call_is_logged_with_hash_status_usage_latency_and_raw_response(

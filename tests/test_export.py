@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import errno
 import json
 import shutil
 import sys
@@ -198,6 +199,37 @@ def test_append_only_jsonl_cuts_an_uncommitted_tail_on_open(tmp_path: Path) -> N
     reopened.append([Line(n=3, text="three")])
     reopened.close()
     assert [json.loads(line)["n"] for line in path.read_text("utf-8").splitlines()] == [1, 2, 3]
+
+
+class FullDisk:
+    """A raw file that takes the first `room` bytes it is given, then fails like a full disk."""
+
+    def __init__(self, raw: Any, room: int) -> None:
+        self.raw, self.room = raw, room
+
+    def write(self, data: memoryview) -> int:
+        if self.room == 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        taken = self.raw.write(data[: self.room])
+        self.room -= taken
+        return int(taken)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def test_append_that_fails_part_way_leaves_the_file_at_its_last_record(tmp_path: Path) -> None:
+    path = tmp_path / INCIDENTS
+    output = AppendOnlyJsonl(path, 0)
+    committed = output.append([Line(n=1, text="one")])
+    output._file = FullDisk(output._file, room=5)  # type: ignore[assignment]
+    with pytest.raises(OSError, match="No space left"):
+        output.append([Line(n=2, text="two")])
+    assert path.stat().st_size == output.size == committed  # the five bytes taken are cut off
+    output._file = output._file.raw  # type: ignore[attr-defined]
+    output.append([Line(n=3, text="three")])
+    output.close()
+    assert [json.loads(line)["n"] for line in path.read_text("utf-8").splitlines()] == [1, 3]
 
 
 def failed_ledger(directory: Path) -> Ledger:

@@ -332,20 +332,26 @@ class _Run:
 
     def _finish_done(self, extraction: Extraction) -> None:
         usage = extraction.provenance.usage
-        committed = {
-            INCIDENTS: self.outputs.incidents.append(extraction.incidents),
-            STATISTICS: self.outputs.statistics.append(extraction.statistics),
-        }
-        self.ledger.finish(
-            extraction.article_id,
-            Status.DONE,
-            self._completion(
-                usage,
-                incidents=len(extraction.incidents),
-                statistics=len(extraction.statistics),
-            ),
-            committed=committed,
-        )
+        sizes = self.outputs.sizes()
+        try:
+            committed = {
+                INCIDENTS: self.outputs.incidents.append(extraction.incidents),
+                STATISTICS: self.outputs.statistics.append(extraction.statistics),
+            }
+            self.ledger.finish(
+                extraction.article_id,
+                Status.DONE,
+                self._completion(
+                    usage,
+                    incidents=len(extraction.incidents),
+                    statistics=len(extraction.statistics),
+                ),
+                committed=committed,
+            )
+        except BaseException:
+            # The article stays pending: its records must not ride in with the next commit.
+            self.outputs.cut_back(sizes)
+            raise
         self.counts["extracted"] += 1
         self.counts["incidents"] += len(extraction.incidents)
         self.counts["statistics"] += len(extraction.statistics)

@@ -40,17 +40,31 @@ class AppendOnlyJsonl:
             )
         if size > committed:
             os.truncate(path, committed)  # a half-written or uncommitted tail
-        self._file: IO[bytes] = path.open("ab")
+        # Unbuffered, so that bytes that failed to be written are never written later.
+        self._file: IO[bytes] = path.open("ab", buffering=0)
         self.size = committed
 
     def append(self, records: Iterable[BaseModel]) -> int:
-        """Write the records and flush them to the OS; return the new committed candidate size."""
-        data = b"".join(r.model_dump_json().encode() + b"\n" for r in records)
-        if data:
-            self._file.write(data)
-            self._file.flush()
-            self.size += len(data)
+        """Hand the records to the OS; return the new committed candidate size.
+
+        A write that fails (a full disk) is cut back off before the error goes on: the bytes
+        of the next article must start where the committed ones end.
+        """
+        data = memoryview(b"".join(r.model_dump_json().encode() + b"\n" for r in records))
+        try:
+            written = 0
+            while written < len(data):  # a raw write may take only part
+                written += self._file.write(data[written:]) or 0
+        except BaseException:
+            self.cut_back(self.size)
+            raise
+        self.size += len(data)
         return self.size
+
+    def cut_back(self, size: int) -> None:
+        """Drop everything past `size`; appending goes on from there."""
+        os.truncate(self.path, size)
+        self.size = size
 
     def close(self) -> None:
         self._file.close()
@@ -63,6 +77,14 @@ class Outputs:
         self.statistics = AppendOnlyJsonl(
             directory / STATISTICS, ledger.committed_bytes(STATISTICS)
         )
+
+    def sizes(self) -> tuple[int, int]:
+        return self.incidents.size, self.statistics.size
+
+    def cut_back(self, sizes: tuple[int, int]) -> None:
+        """Drop the records written since `sizes()` was taken, if their commit failed."""
+        self.incidents.cut_back(sizes[0])
+        self.statistics.cut_back(sizes[1])
 
     def close(self) -> None:
         self.incidents.close()

@@ -15,8 +15,10 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from filelock import FileLock
 
 from conftest import CASSETTES, ROOT, SEED_FILES
+from sitrep.batch import LOCK_NAME
 from sitrep.cli import main
 from sitrep.fakeserver import FakeOpenAIServer, ServerSettings
 from synthetic import statistic_arguments, synthetic_text
@@ -140,6 +142,34 @@ def test_run_over_the_example_archive_prints_the_summary_and_resumes(tmp_path: P
     assert code == 0
     assert re.search(r"skipped \(done before\)\s+│\s+11", stdout)
     assert (out / "incidents.jsonl").read_text("utf-8").splitlines() == records
+
+
+def test_run_into_a_directory_another_run_holds_exits_2_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["run", str(ROOT / "examples" / "archive"), "--out", str(out)]
+    args += ["--replay", str(CASSETTES / "archive")]
+    with FileLock(out / LOCK_NAME):  # what another run holds while it writes there
+        code, _, stderr = _invoke(*args)
+    assert code == 2
+    assert f"{out} is in use by another sitrep run" in stderr
+    assert not (out / "incidents.jsonl").exists()
+    code, _, _ = _invoke(*args)  # free again once the other run has ended
+    assert code == 0
+
+
+def test_run_whose_outputs_were_cut_short_exits_2_naming_the_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["run", str(ROOT / "examples" / "archive"), "--out", str(out)]
+    args += ["--replay", str(CASSETTES / "archive")]
+    assert _invoke(*args)[0] == 0
+    (out / "incidents.jsonl").write_bytes(b"")  # emptied by hand, the ledger says otherwise
+    code, _, stderr = _invoke(*args)
+    assert code == 2
+    assert f"{out / 'incidents.jsonl'} has 0 bytes but the ledger committed" in stderr
+    assert "Traceback" not in stderr
 
 
 def test_dry_run_prints_the_plan_and_writes_no_records(tmp_path: Path) -> None:

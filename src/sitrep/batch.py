@@ -17,19 +17,21 @@ ledger's response cache instead of being paid for again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
 import httpx2
+from filelock import FileLock, Timeout
 
 from sitrep.article import Article
 from sitrep.calls import LoggedTransport, current_article, fresh_answers
 from sitrep.costs import CHARS_PER_TOKEN, DEFAULT_PRICES, Price, price_for, token_counter
-from sitrep.errors import ArticleError, ExtractionError, ReplayError, SitrepError
+from sitrep.errors import ArticleError, ExtractionError, OutputError, ReplayError, SitrepError
 from sitrep.extractor import Extractor, ModelConfig
 from sitrep.ledger import LEDGER_NAME, Completion, Ledger, Status
 from sitrep.outputs import INCIDENTS, STATISTICS, Outputs, write_failures
@@ -38,6 +40,8 @@ from sitrep.readers import InputItem
 from sitrep.records import Extraction, TokenUsage
 from sitrep.schemas import schema_version
 
+# Held by the run writing to an output directory.
+LOCK_NAME = "run.lock"
 # Seconds of ledger writes grouped into one commit: what a process killed at the worst instant
 # makes the next run do again.
 LEDGER_COMMIT_INTERVAL = 0.25
@@ -110,46 +114,49 @@ async def run_batch(
     ones in flight; they stay pending for the next run.
     """
     options = options or BatchOptions()
-    ledger = Ledger.open(out_dir, commit_interval=LEDGER_COMMIT_INTERVAL)
-    limiter = RateLimiter(options.rpm, options.tpm)
-    inner = transport or httpx2.AsyncHTTPTransport(
-        limits=httpx2.Limits(
-            max_connections=options.concurrency * 2,
-            max_keepalive_connections=options.concurrency,
+    with (
+        _only_run_in(out_dir),
+        contextlib.closing(Ledger.open(out_dir, commit_interval=LEDGER_COMMIT_INTERVAL)) as ledger,
+    ):
+        limiter = RateLimiter(options.rpm, options.tpm)
+        inner = transport or httpx2.AsyncHTTPTransport(
+            limits=httpx2.Limits(
+                max_connections=options.concurrency * 2,
+                max_keepalive_connections=options.concurrency,
+            )
         )
-    )
-    wire = LoggedTransport(
-        inner,
-        ledger,
-        limiter=limiter,
-        expected_output_tokens=options.expected_output_tokens,
-        use_cache=options.use_cache,
-        max_in_flight=options.concurrency,
-    )
-    client = httpx2.AsyncClient(transport=wire)
-    extractor = Extractor(config, api_key=api_key, async_http_client=client)
-    run = _Run(
-        extractor,
-        ledger=ledger,
-        outputs=Outputs(out_dir, ledger),
-        limiter=limiter,
-        options=options,
-        on_progress=on_progress,
-    )
-    committer = asyncio.create_task(_commit_periodically(ledger))
-    try:
-        stopped = await run.consume(inputs, stop or asyncio.Event())
-        await run.settle()
-    except asyncio.CancelledError:
-        await run.abandon()
-        raise
-    finally:
-        committer.cancel()
-        write_failures(out_dir, ledger)
-        run.outputs.close()
-        await extractor.aclose()
+        wire = LoggedTransport(
+            inner,
+            ledger,
+            limiter=limiter,
+            expected_output_tokens=options.expected_output_tokens,
+            use_cache=options.use_cache,
+            max_in_flight=options.concurrency,
+        )
+        extractor = Extractor(
+            config, api_key=api_key, async_http_client=httpx2.AsyncClient(transport=wire)
+        )
+        run = _Run(
+            extractor,
+            ledger=ledger,
+            outputs=Outputs(out_dir, ledger),
+            limiter=limiter,
+            options=options,
+            on_progress=on_progress,
+        )
+        committer = asyncio.create_task(_commit_periodically(ledger))
+        try:
+            stopped = await run.consume(inputs, stop or asyncio.Event())
+            await run.settle()
+        except asyncio.CancelledError:
+            await run.abandon()
+            raise
+        finally:
+            committer.cancel()
+            write_failures(out_dir, ledger)
+            run.outputs.close()
+            await extractor.aclose()
         counts = ledger.counts()
-        ledger.close()
     return BatchSummary(
         run=run.progress(),
         done=counts[Status.DONE],
@@ -158,6 +165,28 @@ async def run_batch(
         stopped=stopped,
         output_dir=out_dir,
     )
+
+
+@contextlib.contextmanager
+def _only_run_in(out_dir: Path) -> Iterator[None]:
+    """Hold `out_dir` for this run: two runs appending to the same outputs would corrupt them.
+
+    The lock is the operating system's, on a file in `out_dir`, so it is released when the
+    process ends, however it ends.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(out_dir / LOCK_NAME)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise OutputError(
+            f"{out_dir} is in use by another sitrep run: wait for it to end, or use another "
+            "output directory"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 async def _commit_periodically(ledger: Ledger) -> None:

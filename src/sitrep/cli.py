@@ -1,7 +1,8 @@
 """The `sitrep` command. The only module that reads the environment, prints or exits.
 
-Exit codes: 0 done; 1 the model call failed; 2 bad usage or configuration; 3 the article cannot
-be processed; 4 a batch stopped early with articles left pending; 130 interrupted.
+Exit codes: 0 done; 1 the model call failed, or a batch could not write its output directory;
+2 bad usage or configuration; 3 the article cannot be processed; 4 a batch stopped early with
+articles left pending; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import logging
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -25,7 +27,13 @@ from sitrep.article import Article
 from sitrep.batch import BatchOptions, BatchProgress, BatchSummary, plan_batch, run_batch
 from sitrep.costs import DEFAULT_PRICES, load_prices, price_for
 from sitrep.display import ProgressDisplay, plan_table, summary_table
-from sitrep.errors import ArticleError, ConfigurationError, ExtractionError, ReplayError
+from sitrep.errors import (
+    ArticleError,
+    ConfigurationError,
+    ExtractionError,
+    OutputError,
+    ReplayError,
+)
 from sitrep.export import ExportFormat, export
 from sitrep.extractor import (
     MAX_ARTICLE_CHARS,
@@ -232,8 +240,9 @@ def run(
 
     The same command again resumes: finished articles are skipped. Ctrl-C stops starting new
     articles and finishes those in flight; a second Ctrl-C abandons them (they stay pending).
-    Exit codes: 0 every article handled; 2 bad usage; 4 stopped early, articles left pending;
-    130 interrupted.
+    Exit codes: 0 every article handled; 1 the output directory could not be written; 2 bad
+    usage, or the directory is in use or disagrees with its ledger; 4 stopped early, articles
+    left pending; 130 interrupted.
     """
     config = _config(model, base_url, mode, reask_budget, max_article_chars)
     try:
@@ -273,6 +282,14 @@ def run(
                 "interrupted: articles in flight were abandoned and stay pending; "
                 "run the same command to resume",
                 code=130,
+            )
+        except OutputError as exc:
+            _fail(str(exc), code=2)
+        except (OSError, sqlite3.Error) as exc:
+            _fail(
+                f"the run stopped on an error writing to {out_dir}: {exc}. What was finished "
+                "is kept; mend the cause and run the same command to resume",
+                code=1,
             )
     console.print(summary_table(summary))
     if summary.stopped is not None:

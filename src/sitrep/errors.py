@@ -5,7 +5,8 @@
     ├── ArticleError              an article that cannot be processed: empty, binary, not UTF-8,
     │                             too long, or with an unreadable publication date
     ├── ReplayError               no recorded response matches a request (replay mode)
-    ├── OutputError               a batch's output files disagree with its ledger
+    ├── OutputError               a batch's output files disagree with its ledger, or another
+    │                             run is writing to them
     └── ExtractionError           a model call did not yield records
         ├── EndpointRejectedError the endpoint refused the request; retrying cannot help
         │   ├── AuthenticationError   401 or 403: the key is missing, wrong or not allowed

@@ -8,9 +8,9 @@ latency, raw response) and tells the rate limiter what the server said. The arti
 belongs to travels in a context variable set by the batch task.
 
 The slot is held for the request alone, not for the article around it: while one article's
-answer is parsed and checked, the next article's request, built in advance, takes its place on
-the connection at once. Holding slots per article left connections idle between requests, and
-the connection pool probes every idle socket each time it assigns a request (BENCHMARKS.md).
+answer is parsed and checked, or its retry waits out a backoff, the next article's request,
+built in advance, takes its place on the wire at once. An idle connection is not free: the
+connection pool probes every idle socket each time it assigns a request.
 """
 
 from __future__ import annotations

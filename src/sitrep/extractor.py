@@ -55,8 +55,9 @@ MAX_ARTICLE_CHARS = 60_000
 
 # Requests are posted as they are built: already plain JSON, from a static part made once
 # (`_static_request`) and the article's messages. `chat.completions.create()` would first walk
-# every request against the SDK's parameter types, about 0.7 ms of CPU a request that changes
-# nothing here (BENCHMARKS.md); the path, the response type and the auth are what it would use.
+# every request against the SDK's parameter types, which changes nothing here and cost 1.6 ms
+# of CPU a request on the benchmark machine (BENCHMARKS.md); the path, the response type and
+# the auth are what it would use.
 _CHAT_COMPLETIONS = "/chat/completions"
 _POST_OPTIONS: RequestOptions = {"security": {"bearer_auth": True}}
 

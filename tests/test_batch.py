@@ -273,7 +273,8 @@ def test_stop_lets_articles_in_flight_finish_and_leaves_the_rest_pending(tmp_pat
     summary = run(articles, tmp_path, endpoint, BatchOptions(concurrency=2), stop=stop)
     assert summary.stopped == "stopped"
     assert summary.done == endpoint.requests  # every article started was finished
-    assert summary.pending == 12 - summary.done
+    assert summary.run.read < 12  # reading stopped too
+    assert summary.pending == summary.run.deferred == summary.run.read - summary.done
     rest = run(articles, tmp_path, Endpoint())
     assert rest.done == 12
     assert statistic_ids(tmp_path) == Counter({a.id: 1 for a in articles})

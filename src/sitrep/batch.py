@@ -243,10 +243,12 @@ class _Run:
     async def consume(self, inputs: Inputs, stop: asyncio.Event) -> str | None:
         stopped: str | None = None
         async for raw in _aiter(inputs):
+            if stop.is_set():
+                # Read no further: a stop must be prompt, and the next run reads the rest anyway.
+                # Past the cost ceiling, reading goes on to count and record what is left.
+                return stopped or "stopped"
             item = raw if isinstance(raw, InputItem) else InputItem(_location(raw), article=raw)
             self.counts["read"] += 1
-            if stopped is None and stop.is_set():
-                stopped = "stopped"
             start = self._start_kind(item)
             if start is None:
                 continue
@@ -257,11 +259,10 @@ class _Run:
                 self.counts["deferred"] += 1
                 continue
             await self.slots.acquire()
-            if stop.is_set():  # set while waiting for a slot
+            if stop.is_set():  # set while waiting for a slot: this one was read, and stays pending
                 self.slots.release()
-                stopped = "stopped"
                 self.counts["deferred"] += 1
-                continue
+                return "stopped"
             self._launch(item.article, fresh=start is _Start.RETRY)
         return stopped
 

@@ -5,7 +5,7 @@
     committed together → summary
 
 Everything streams: inputs are read one at a time, and at most `concurrency` requests are in
-flight, with a few times as many articles in memory (`ARTICLES_PER_REQUEST`): those whose
+flight, with twice as many articles in memory (`ARTICLES_PER_REQUEST`): those whose
 requests are built and waiting to take a free place on the wire, and those being checked after
 their answers. Each article ends `done` (its records in incidents.jsonl / statistics.jsonl),
 `failed` (with a specific reason in failures.jsonl), or `pending` (not started because the cost
@@ -47,6 +47,8 @@ LOCK_NAME = "run.lock"
 LEDGER_COMMIT_INTERVAL = 0.25
 # Articles in progress per request slot: one waiting on its answer, one being prepared or checked.
 ARTICLES_PER_REQUEST = 2
+# Inputs read in a row before the reader lets other tasks run, when no slot wait does.
+_READS_BETWEEN_PAUSES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,9 +439,6 @@ async def _aiter(inputs: Inputs) -> AsyncIterator[InputItem | Article]:
             # run that only skips finished articles still show progress and commit.
             if n % _READS_BETWEEN_PAUSES == 0:
                 await asyncio.sleep(0)
-
-
-_READS_BETWEEN_PAUSES = 100
 
 
 @dataclass(frozen=True, slots=True)

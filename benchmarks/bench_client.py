@@ -26,9 +26,10 @@ from typing import Any, Literal
 import openai
 from sampler import Sampler
 
-from sitrep.batch import BatchOptions, run_batch
-from sitrep.extractor import Extractor, ModelConfig
-from sitrep.readers import InputItem, read_archives
+from sitrep.extract.extractor import Extractor
+from sitrep.run.readers import InputItem, read_archives
+from sitrep.run.scheduler import run_batch
+from sitrep.settings import BatchOptions, ModelConfig
 
 MODEL = "gpt-4.1-mini"  # a priced model, so the batch's cost accounting runs as it would
 API_KEY = "sk-benchmark-fake-server"

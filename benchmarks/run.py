@@ -5,7 +5,7 @@
     python benchmarks/run.py --table    # results.json's summary as the table in BENCHMARKS.md
 
 What is measured, each in a fresh client process (`bench_client.py`) talking to the fake server
-(`python -m sitrep.fakeserver`) in another process, pinned to different cores when there are
+(`python -m sitrep.testing.fakeserver`) in another process, pinned to different cores when there are
 two or more, so that neither's CPU is billed to the other:
 
 - throughput: `run_batch` against a bare `openai.AsyncOpenAI` loop (a semaphore and
@@ -145,13 +145,13 @@ _CLIENT_ROLE, _SERVER_ROLE = 0, 1
 
 
 class FakeServer:
-    """`python -m sitrep.fakeserver` in its own process on a free loopback port."""
+    """`python -m sitrep.testing.fakeserver` in its own process on a free loopback port."""
 
     def __init__(
         self, workdir: Path, *, latency: float, rpm: int | None = None, tpm: int | None = None
     ) -> None:
         self.settings = {"latency": latency, "rpm": rpm, "tpm": tpm, "window": WINDOW}
-        args = [sys.executable, "-m", "sitrep.fakeserver", "--port", "0"]
+        args = [sys.executable, "-m", "sitrep.testing.fakeserver", "--port", "0"]
         args += ["--latency", str(latency), "--window", str(WINDOW)]
         if rpm is not None:
             args += ["--rpm", str(rpm)]

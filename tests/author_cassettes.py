@@ -24,11 +24,13 @@ from unittest import mock
 
 import httpx2
 
-from sitrep.article import Article
 from sitrep.errors import SitrepError
-from sitrep.extractor import Extractor, ModelConfig, OutputMode
-from sitrep.prompts import TOOL_NAME
-from sitrep.replay import recorder
+from sitrep.extract.extractor import Extractor
+from sitrep.extract.prompts import TOOL_NAME
+from sitrep.model.article import Article
+from sitrep.settings import ModelConfig, OutputMode
+from sitrep.testing import completions as wire
+from sitrep.wire.replay import recorder
 
 ROOT = Path(__file__).resolve().parent.parent
 AUTHORED = ROOT / "cassettes" / "authored"
@@ -41,38 +43,20 @@ CREATED = 1_735_689_600  # 2025-01-01T00:00:00Z, fixed so re-authoring changes n
 Reply = Callable[[httpx2.Request, str], httpx2.Response]
 
 
-def _usage(request: httpx2.Request, completion_chars: int) -> dict[str, Any]:
-    prompt, completion = len(request.content) // 4, max(completion_chars // 4, 1)
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {
-            "reasoning_tokens": 0,
-            "audio_tokens": 0,
-            "accepted_prediction_tokens": 0,
-            "rejected_prediction_tokens": 0,
-        },
-    }
-
-
 def _completion(
     request: httpx2.Request, reply_id: str, message: dict[str, Any], finish_reason: str
 ) -> httpx2.Response:
-    message = {"role": "assistant", "content": None, "refusal": None, "annotations": []} | message
     size = len(json.dumps(message))
-    body = {
-        "id": f"chatcmpl-authored-{reply_id}",
-        "object": "chat.completion",
-        "created": CREATED,
-        "model": MODEL_VERSION,
-        "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
-        ],
-        "usage": _usage(request, size),
-        "service_tier": "default",
-    }
+    prompt, completion = len(request.content) // 4, max(size // 4, 1)
+    body = wire.chat_completion(
+        completion_id=f"chatcmpl-authored-{reply_id}",
+        model=MODEL_VERSION,
+        created=CREATED,
+        answer=message,
+        finish_reason=finish_reason,
+        token_usage=wire.usage(prompt, completion),
+        service_tier="default",
+    )
     return httpx2.Response(
         200,
         json=body,
@@ -84,14 +68,10 @@ def answer(arguments: str) -> Reply:
     """The model answers with these arguments, in whichever output mode was asked."""
 
     def reply(request: httpx2.Request, reply_id: str) -> httpx2.Response:
-        if "response_format" in json.loads(request.content):
-            return _completion(request, reply_id, {"content": arguments}, "stop")
-        call = {
-            "id": f"call_authored_{reply_id}",
-            "type": "function",
-            "function": {"name": TOOL_NAME, "arguments": arguments},
-        }
-        return _completion(request, reply_id, {"tool_calls": [call]}, "stop")
+        message = wire.answer_message(
+            json.loads(request.content), arguments, f"call_authored_{reply_id}"
+        )
+        return _completion(request, reply_id, message, "stop")
 
     return reply
 
@@ -104,23 +84,19 @@ def authored(name: str, change: Callable[[dict[str, Any]], None] | None = None) 
 
 
 def truncated(request: httpx2.Request, reply_id: str) -> httpx2.Response:
-    call = {
-        "id": f"call_authored_{reply_id}",
-        "type": "function",
-        "function": {"name": TOOL_NAME, "arguments": '{"incidents": [{"summary": "Mortar she'},
-    }
-    return _completion(request, reply_id, {"tool_calls": [call]}, "length")
+    arguments = '{"incidents": [{"summary": "Mortar she'
+    call = wire.tool_call(f"call_authored_{reply_id}", TOOL_NAME, arguments)
+    return _completion(request, reply_id, wire.message(tool_calls=[call]), "length")
 
 
 def refusal(request: httpx2.Request, reply_id: str) -> httpx2.Response:
-    return _completion(
-        request, reply_id, {"refusal": "I'm sorry, I can't help with that request."}, "stop"
-    )
+    message = wire.message(refusal="I'm sorry, I can't help with that request.")
+    return _completion(request, reply_id, message, "stop")
 
 
 def error(status: int, error_type: str, code: str | None, message: str, **headers: str) -> Reply:
     def reply(request: httpx2.Request, reply_id: str) -> httpx2.Response:
-        body = {"error": {"message": message, "type": error_type, "param": None, "code": code}}
+        body = wire.error_body(message, error_type, code)
         return httpx2.Response(
             status, json=body, headers={"x-request-id": f"req_authored_{reply_id}", **headers}
         )

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from sitrep.article import Article
-from sitrep.extractor import Extractor, ModelConfig, OutputMode
-from sitrep.replay import recorder
+from sitrep.extract.extractor import Extractor
+from sitrep.model.article import Article
+from sitrep.settings import ModelConfig, OutputMode
+from sitrep.wire.replay import recorder
 
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"

@@ -16,7 +16,7 @@ from typing import Any
 import httpx2
 
 from author_cassettes import answer
-from sitrep.article import Article
+from sitrep.model.article import Article
 
 _SENTENCE = re.compile(r"Report (\d+): militants carried out \d+ attacks in [A-Za-z ]+\.")
 

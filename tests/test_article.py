@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED_FILES
-from sitrep.article import Article, content_id
 from sitrep.errors import ArticleError
+from sitrep.model.article import Article, content_id
 
 BOM = b"\xef\xbb\xbf"
 

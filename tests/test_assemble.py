@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from conftest import FAULT_ARTICLE, ROOT
-from sitrep.article import Article
-from sitrep.assemble import DraftRejectedError, assemble
-from sitrep.dates import DatePhraseError, resolve_date_phrase
-from sitrep.drafts import DraftExtraction
-from sitrep.evidence import MatchKind
-from sitrep.numbers import supports_count
-from sitrep.records import DateSource, Extraction, Provenance, TokenUsage
-from sitrep.vocab import DatePrecision, TimeOfDay
+from sitrep.extract.assemble import DraftRejectedError, assemble
+from sitrep.model.article import Article
+from sitrep.model.drafts import DraftExtraction
+from sitrep.model.records import Extraction, Provenance
+from sitrep.model.usage import TokenUsage
+from sitrep.model.vocab import DatePrecision, DateSource, MatchKind, TimeOfDay
+from sitrep.text.dates import DatePhraseError, resolve_date_phrase
+from sitrep.text.numbers import supports_count
 
 MORTAR_DRAFT: dict[str, Any] = json.loads(
     (ROOT / "cassettes" / "authored" / "mortar_strike.json").read_text("utf-8")

@@ -20,12 +20,12 @@ import pytest
 from author_cassettes import answer
 from author_cassettes import refusal as answer_refusal
 from conftest import CASSETTES, SEED_FILES
-from sitrep.batch import ARTICLES_PER_REQUEST, BatchOptions, BatchSummary, plan_batch, run_batch
-from sitrep.costs import Price
-from sitrep.extractor import ModelConfig
-from sitrep.ledger import Ledger
-from sitrep.readers import InputItem, read_archives
-from sitrep.replay import AsyncReplayTransport, Recordings
+from sitrep.run.ledger import Ledger
+from sitrep.run.plan import plan_batch
+from sitrep.run.readers import InputItem, read_archives
+from sitrep.run.scheduler import ARTICLES_PER_REQUEST, BatchSummary, run_batch
+from sitrep.settings import BatchOptions, ModelConfig, Price
+from sitrep.wire.replay import AsyncReplayTransport, Recordings
 from synthetic import answering, statistic_arguments, synthetic_articles, synthetic_text
 
 MODEL = "gpt-4.1-mini"

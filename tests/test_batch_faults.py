@@ -18,10 +18,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from sitrep.batch import BatchOptions, run_batch
-from sitrep.extractor import ModelConfig
-from sitrep.fakeserver import FakeOpenAIServer, ServerSettings
-from sitrep.transport import RetryPolicy
+from sitrep.run.scheduler import run_batch
+from sitrep.settings import BatchOptions, ModelConfig, RetryPolicy
+from sitrep.testing.fakeserver import FakeOpenAIServer, ServerSettings
 from synthetic import statistic_arguments, synthetic_articles
 
 FAST_RETRIES = RetryPolicy(

@@ -18,9 +18,9 @@ from click.testing import CliRunner
 from filelock import FileLock
 
 from conftest import CASSETTES, ROOT, SEED_FILES
-from sitrep.batch import LOCK_NAME
 from sitrep.cli import main
-from sitrep.fakeserver import FakeOpenAIServer, ServerSettings
+from sitrep.run.store import LOCK_NAME
+from sitrep.testing.fakeserver import FakeOpenAIServer, ServerSettings
 from synthetic import statistic_arguments, synthetic_text
 
 README = (ROOT / "README.md").read_text("utf-8")

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sitrep.dates import DatePhraseError, ResolvedDate, resolve_date_phrase
-from sitrep.dates import DatePrecision as P
-from sitrep.dates import TimeOfDay as T
+from sitrep.model.vocab import DatePrecision as P
+from sitrep.model.vocab import TimeOfDay as T
+from sitrep.text.dates import DatePhraseError, ResolvedDate, resolve_date_phrase
 
 TUE_2022_01_04 = date(2022, 1, 4)
 WED_2024_07_17 = date(2024, 7, 17)

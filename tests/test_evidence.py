@@ -8,7 +8,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from sitrep.evidence import MatchKind, NormalizedText, QuoteSpan, locate_quote, normalize
+from sitrep.model.vocab import MatchKind
+from sitrep.text.evidence import NormalizedText, QuoteSpan, locate_quote, normalize
 
 # Sentences from the seed articles, joined as the article writes them.
 SEED = (

@@ -16,15 +16,15 @@ import pytest
 from pydantic import BaseModel
 
 from conftest import _ENV_VARS, CASSETTES, SEED_FILES
-from sitrep.article import Article
-from sitrep.batch import run_batch
 from sitrep.errors import ConfigurationError
-from sitrep.export import ExportFormat, export, flatten
-from sitrep.extractor import ModelConfig
-from sitrep.ledger import Completion, Ledger, Status
-from sitrep.outputs import FAILURES, INCIDENTS, STATISTICS, AppendOnlyJsonl, write_failures
-from sitrep.readers import read_archives
-from sitrep.replay import AsyncReplayTransport, Recordings
+from sitrep.export.tables import ExportFormat, export, flatten
+from sitrep.model.article import Article
+from sitrep.run.ledger import Ledger, Outcome, Status
+from sitrep.run.outputs import FAILURES, INCIDENTS, STATISTICS, AppendOnlyJsonl, write_failures
+from sitrep.run.readers import read_archives
+from sitrep.run.scheduler import run_batch
+from sitrep.settings import ModelConfig
+from sitrep.wire.replay import AsyncReplayTransport, Recordings
 
 MAIN_INCIDENT = "3aaa6cb004c5eba8"  # seed 000's main incident: two drones, both intercepted
 
@@ -237,15 +237,15 @@ def failed_ledger(directory: Path) -> Ledger:
     for article_id in ("a", "b", "c"):
         ledger.add_pending(article_id, f"{article_id}.txt")
         ledger.start(article_id)
-    failure = Completion(None, None, None, 0, 0, None, error_kind="input", error="no text")
+    failure = Outcome(None, None, None, 0, 0, None, error_kind="input", error="no text")
     ledger.finish("a", Status.FAILED, failure)
     ledger.start("a")  # retried, failed again: still one row
     ledger.finish("a", Status.FAILED, failure)
-    ledger.finish("b", Status.DONE, Completion(None, None, None, 0, 0, None))
+    ledger.finish("b", Status.DONE, Outcome(None, None, None, 0, 0, None))
     ledger.finish(
         "c",
         Status.FAILED,
-        Completion(None, None, None, 0, 0, None, error_kind="Refusal", error="no"),
+        Outcome(None, None, None, 0, 0, None, error_kind="Refusal", error="no"),
     )
     return ledger
 

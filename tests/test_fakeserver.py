@@ -26,10 +26,16 @@ from openai.types.chat import (
 )
 from openai.types.shared_params import ResponseFormatJSONSchema
 
-from sitrep.article import Article
-from sitrep.extractor import Extractor, ModelConfig, OutputMode
-from sitrep.fakeserver import DEFAULT_ARGUMENTS, FakeOpenAIServer, ServerSettings, ServerStats
-from sitrep.prompts import TOOL_NAME
+from sitrep.extract.extractor import Extractor
+from sitrep.extract.prompts import TOOL_NAME
+from sitrep.model.article import Article
+from sitrep.settings import ModelConfig, OutputMode
+from sitrep.testing.fakeserver import (
+    DEFAULT_ARGUMENTS,
+    FakeOpenAIServer,
+    ServerSettings,
+    ServerStats,
+)
 
 MODEL = "gpt-fake-model"
 TOOL: ChatCompletionFunctionToolParam = {

@@ -16,15 +16,16 @@ import pytest
 import yaml
 
 from conftest import CASSETTES
-from sitrep.article import Article
 from sitrep.errors import (
     AuthenticationError,
     InvalidOutputError,
     RefusalError,
     TruncatedOutputError,
 )
-from sitrep.extractor import Extractor, OutputMode
-from sitrep.records import Extraction
+from sitrep.extract.extractor import Extractor
+from sitrep.model.article import Article
+from sitrep.model.records import Extraction
+from sitrep.settings import OutputMode
 
 Cassette = Callable[[str], AbstractContextManager[None]]
 

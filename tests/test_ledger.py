@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-import sitrep.ledger
-from sitrep.ledger import LEDGER_NAME, MIGRATIONS, Call, Completion, Ledger, Status
+import sitrep.run.ledger
+from sitrep.run.ledger import LEDGER_NAME, MIGRATIONS, Ledger, Outcome, Status
+from sitrep.wire.calls import Call
 
 
 @pytest.fixture
@@ -31,8 +32,8 @@ def raw(path: Path, sql: str) -> list[tuple[object, ...]]:
         db.close()
 
 
-def completion(prompt: int = 0, output: int = 0, cost: float | None = None) -> Completion:
-    return Completion(
+def completion(prompt: int = 0, output: int = 0, cost: float | None = None) -> Outcome:
+    return Outcome(
         model="gpt-4.1-mini",
         prompt_version="p1",
         schema_version="s1",
@@ -42,8 +43,8 @@ def completion(prompt: int = 0, output: int = 0, cost: float | None = None) -> C
     )
 
 
-def failure(kind: str | None, reason: str) -> Completion:
-    return Completion(None, None, None, 0, 0, None, error_kind=kind, error=reason)
+def failure(kind: str | None, reason: str) -> Outcome:
+    return Outcome(None, None, None, 0, 0, None, error_kind=kind, error=reason)
 
 
 def call(
@@ -106,7 +107,7 @@ def test_an_appended_migration_is_applied_on_reopen(
     ledger.add_pending("a", "a.txt")
     ledger.close()
     monkeypatch.setattr(
-        sitrep.ledger, "MIGRATIONS", (*MIGRATIONS, ("9999_test", "CREATE TABLE t (x)"))
+        sitrep.run.ledger, "MIGRATIONS", (*MIGRATIONS, ("9999_test", "CREATE TABLE t (x)"))
     )
     again = Ledger(ledger.path)
     try:
@@ -122,7 +123,7 @@ def test_a_failing_migration_is_rolled_back_and_releases_the_database(
 ) -> None:
     ledger.close()
     broken = ("9999_broken", "CREATE TABLE u (x); INSERT INTO nowhere VALUES (1)")
-    monkeypatch.setattr(sitrep.ledger, "MIGRATIONS", (*MIGRATIONS, broken))
+    monkeypatch.setattr(sitrep.run.ledger, "MIGRATIONS", (*MIGRATIONS, broken))
     try:
         with pytest.raises(sqlite3.OperationalError, match="no such table: nowhere"):
             Ledger(ledger.path)
@@ -189,7 +190,7 @@ def test_failures_lists_only_failed_rows_in_first_seen_order(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ticks = count()
-    monkeypatch.setattr(sitrep.ledger, "_now", lambda: f"2024-01-01T00:00:{next(ticks):02d}")
+    monkeypatch.setattr(sitrep.run.ledger, "_now", lambda: f"2024-01-01T00:00:{next(ticks):02d}")
     for article_id in ("c", "a", "d", "b"):
         ledger.add_pending(article_id, f"{article_id}.txt")
     for article_id in ("b", "c", "a"):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sitrep.numbers import NumberMention, find_numbers, parse_number, supports_count
+from sitrep.text.numbers import NumberMention, find_numbers, parse_number, supports_count
 
 
 def values(text: str) -> list[tuple[int | float, str, bool]]:

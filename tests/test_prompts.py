@@ -11,11 +11,12 @@ import jinja2
 import pytest
 
 from conftest import ROOT, SEED_FILES
-from sitrep.article import Article
-from sitrep.assemble import assemble
-from sitrep.drafts import DraftExtraction
-from sitrep.prompts import TOOL_NAME, PromptSet, load_prompts
-from sitrep.records import Incident, Provenance, Statistic, TokenUsage
+from sitrep.extract.assemble import assemble
+from sitrep.extract.prompts import TOOL_NAME, PromptSet, load_prompts
+from sitrep.model.article import Article
+from sitrep.model.drafts import DraftExtraction
+from sitrep.model.records import Incident, Provenance, Statistic
+from sitrep.model.usage import TokenUsage
 
 PROMPTS = ROOT / "prompts" / "extract"
 DEFAULT = load_prompts()

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sitrep.ratelimit import RateLimiter, Reservation, _duration
+from sitrep.wire.headers import parse_reset
+from sitrep.wire.ratelimit import RateLimiter, Reservation
 
 T = TypeVar("T")
 WHOLE_WINDOW = 60.0  # a burst allowance of the whole window: no pacing, the window alone binds
@@ -36,7 +37,7 @@ class FakeTime:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     fake = FakeTime()
-    monkeypatch.setattr("sitrep.ratelimit.asyncio.sleep", fake.sleep)
+    monkeypatch.setattr("sitrep.wire.ratelimit.asyncio.sleep", fake.sleep)
     return fake
 
 
@@ -246,12 +247,12 @@ def test_pacing_still_uses_the_whole_budget_over_three_minutes(clock: FakeTime) 
     ],
 )
 def test_duration_parses_openai_reset_durations(value: str | None, seconds: float) -> None:
-    assert _duration(value) == pytest.approx(seconds)
+    assert parse_reset(value) == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize("value", ["1.2.3s", ".s", "."])
 def test_duration_of_malformed_numbers_falls_back_to_one_second(value: str) -> None:
-    assert _duration(value) == 1.0
+    assert parse_reset(value) == 1.0
 
 
 def test_a_limiter_without_limits_never_waits(clock: FakeTime) -> None:
@@ -309,7 +310,7 @@ def test_no_window_ever_holds_more_than_rpm_requests_or_tpm_tokens(
 ) -> None:
     fake = FakeTime(1000.0)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("sitrep.ratelimit.asyncio.sleep", fake.sleep)
+        patch.setattr("sitrep.wire.ratelimit.asyncio.sleep", fake.sleep)
         limiter = RateLimiter(rpm=rpm, tpm=tpm, clock=fake)
 
         async def drive() -> list[Reservation]:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from sitrep.article import content_id
-from sitrep.readers import InputItem, count_inputs, read_archives
+from sitrep.model.article import content_id
+from sitrep.run.readers import InputItem, count_inputs, read_archives
 
 Writer = Callable[[Path, bytes], Path]
 

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from conftest import ROOT
-from sitrep.drafts import DraftExtraction
-from sitrep.extractor import draft_schema
-from sitrep.prompts import TOOL_NAME
-from sitrep.schemas import EXPORTED_MODELS, json_schemas, schema_text, schema_version
+from sitrep.extract.prompts import TOOL_NAME
+from sitrep.extract.request import draft_schema
+from sitrep.model.drafts import DraftExtraction
+from sitrep.model.schemas import EXPORTED_MODELS, json_schemas, schema_text, schema_version
 
 SCHEMAS = ROOT / "schemas"
 
@@ -66,7 +66,7 @@ def test_schema_version_changes_when_a_schema_changes(monkeypatch: pytest.Monkey
     schema_version.cache_clear()
     changed = json_schemas()
     changed["incident"]["title"] = "Changed"
-    monkeypatch.setattr("sitrep.schemas.json_schemas", lambda: changed)
+    monkeypatch.setattr("sitrep.model.schemas.json_schemas", lambda: changed)
     try:
         assert schema_version() != before
     finally:

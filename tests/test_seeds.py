@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from conftest import ROOT
-from sitrep.article import Article
-from sitrep.extractor import Extractor
-from sitrep.records import Evidence, Extraction, Incident, Statistic, When
+from sitrep.extract.extractor import Extractor
+from sitrep.model.article import Article
+from sitrep.model.records import Evidence, Extraction, Incident, Statistic, When
 
 SEEDS = ["seed_000", "seed_001"]
 

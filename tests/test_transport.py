@@ -24,7 +24,6 @@ import pydantic
 import pytest
 import tenacity
 
-from sitrep.article import Article
 from sitrep.errors import (
     AuthenticationError,
     BadRequestError,
@@ -32,17 +31,12 @@ from sitrep.errors import (
     ReplayError,
     TransportError,
 )
-from sitrep.extractor import Extractor, ModelConfig
-from sitrep.prompts import TOOL_NAME
-from sitrep.records import TokenUsage
-from sitrep.transport import (
-    RetryPolicy,
-    async_retrying,
-    is_transient,
-    retry_after,
-    sync_retrying,
-    translate,
-)
+from sitrep.extract.extractor import Extractor
+from sitrep.extract.prompts import TOOL_NAME
+from sitrep.model.article import Article
+from sitrep.model.usage import TokenUsage
+from sitrep.settings import ModelConfig, RetryPolicy
+from sitrep.wire.faults import async_retrying, is_transient, retry_after, sync_retrying, translate
 
 URL = "https://api.openai.com/v1/chat/completions"
 ROOT = Path(__file__).resolve().parent.parent

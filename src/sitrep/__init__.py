@@ -4,94 +4,315 @@
 >>> extractor = Extractor(ModelConfig(model="gpt-4.1-mini"), api_key=key)
 >>> result = extractor.extract(Article.from_text(text, published=date(2024, 7, 17)))
 >>> result.incidents[0].when.start
+
+Every public name is importable from here. Each is loaded on first use, so that `import
+sitrep` (or reading records with `from sitrep import Incident`) does not load the openai SDK,
+instructor and the HTTP stack, which the extractor and the batch need and which take most of a
+second to import.
 """
 
-__version__ = "0.1.0"
+import importlib as _importlib
+import typing as _typing
 
-from sitrep.article import Article
-from sitrep.batch import (
-    BatchOptions,
-    BatchPlan,
-    BatchProgress,
-    BatchSummary,
-    plan_batch,
-    run_batch,
-)
-from sitrep.errors import (
-    ArticleError,
-    AuthenticationError,
-    BadRequestError,
-    ConfigurationError,
-    EndpointRejectedError,
-    ExtractionError,
-    InvalidOutputError,
-    OutputError,
-    RefusalError,
-    ReplayError,
-    SitrepError,
-    TransportError,
-    TruncatedOutputError,
-)
-from sitrep.extractor import Extractor, ModelConfig, OutputMode
-from sitrep.readers import InputItem, read_archives
-from sitrep.records import (
-    CasualtyFigure,
-    Damage,
-    Evidence,
-    Extraction,
-    Incident,
-    Munitions,
-    Perpetrator,
-    Place,
-    Provenance,
-    Reporter,
-    Statistic,
-    TokenUsage,
-    When,
-)
-from sitrep.replay import replay_clients
-from sitrep.transport import RetryPolicy
+from sitrep._version import __version__
+
+if _typing.TYPE_CHECKING:
+    from sitrep.errors import (
+        ArticleError,
+        AuthenticationError,
+        BadRequestError,
+        ConfigurationError,
+        EndpointRejectedError,
+        ExtractionError,
+        InvalidOutputError,
+        OutputError,
+        RefusalError,
+        ReplayError,
+        SitrepError,
+        TransportError,
+        TruncatedOutputError,
+    )
+    from sitrep.extract.conversation import (
+        Conversation,
+        Reask,
+    )
+    from sitrep.extract.extractor import (
+        Extractor,
+    )
+    from sitrep.extract.prompts import (
+        PromptExample,
+        PromptSet,
+        load_prompts,
+    )
+    from sitrep.extract.request import (
+        RequestBuilder,
+    )
+    from sitrep.model.article import (
+        Article,
+    )
+    from sitrep.model.drafts import (
+        DraftCasualtyFigure,
+        DraftDamage,
+        DraftExtraction,
+        DraftIncident,
+        DraftMunitions,
+        DraftPerpetrator,
+        DraftPlace,
+        DraftReporter,
+        DraftStatistic,
+        DraftWhen,
+    )
+    from sitrep.model.records import (
+        CasualtyFigure,
+        Damage,
+        Evidence,
+        Extraction,
+        Incident,
+        Munitions,
+        Perpetrator,
+        Place,
+        Provenance,
+        Reporter,
+        Statistic,
+        When,
+    )
+    from sitrep.model.usage import (
+        TokenUsage,
+    )
+    from sitrep.model.vocab import (
+        Attribution,
+        CasualtyOutcome,
+        DamageLevel,
+        DatePrecision,
+        DateSource,
+        EventType,
+        IncidentStatus,
+        MatchKind,
+        PlacePrecision,
+        Qualifier,
+        ReporterKind,
+        Salience,
+        SiteKind,
+        StatisticKind,
+        SubEventType,
+        TimeOfDay,
+    )
+    from sitrep.run.ledger import (
+        ArticleRow,
+        Ledger,
+        Outcome,
+        Status,
+    )
+    from sitrep.run.plan import (
+        BatchPlan,
+        plan_batch,
+    )
+    from sitrep.run.readers import (
+        InputItem,
+        read_archives,
+    )
+    from sitrep.run.scheduler import (
+        BatchProgress,
+        BatchSummary,
+        run_batch,
+    )
+    from sitrep.settings import (
+        BatchOptions,
+        ModelConfig,
+        OutputMode,
+        Price,
+        RetryPolicy,
+    )
+    from sitrep.wire.calls import (
+        Call,
+        CallLog,
+        ResponseCache,
+    )
+    from sitrep.wire.pacing import (
+        Pacer,
+    )
+    from sitrep.wire.ratelimit import (
+        Reservation,
+    )
+    from sitrep.wire.replay import (
+        replay_clients,
+    )
 
 __all__ = [
     "Article",
     "ArticleError",
+    "ArticleRow",
+    "Attribution",
     "AuthenticationError",
     "BadRequestError",
     "BatchOptions",
     "BatchPlan",
     "BatchProgress",
     "BatchSummary",
+    "Call",
+    "CallLog",
     "CasualtyFigure",
+    "CasualtyOutcome",
     "ConfigurationError",
+    "Conversation",
     "Damage",
+    "DamageLevel",
+    "DatePrecision",
+    "DateSource",
+    "DraftCasualtyFigure",
+    "DraftDamage",
+    "DraftExtraction",
+    "DraftIncident",
+    "DraftMunitions",
+    "DraftPerpetrator",
+    "DraftPlace",
+    "DraftReporter",
+    "DraftStatistic",
+    "DraftWhen",
     "EndpointRejectedError",
+    "EventType",
     "Evidence",
     "Extraction",
     "ExtractionError",
     "Extractor",
     "Incident",
+    "IncidentStatus",
     "InputItem",
     "InvalidOutputError",
+    "Ledger",
+    "MatchKind",
     "ModelConfig",
     "Munitions",
+    "Outcome",
     "OutputError",
     "OutputMode",
+    "Pacer",
     "Perpetrator",
     "Place",
+    "PlacePrecision",
+    "Price",
+    "PromptExample",
+    "PromptSet",
     "Provenance",
+    "Qualifier",
+    "Reask",
     "RefusalError",
     "ReplayError",
     "Reporter",
+    "ReporterKind",
+    "RequestBuilder",
+    "Reservation",
+    "ResponseCache",
     "RetryPolicy",
+    "Salience",
+    "SiteKind",
     "SitrepError",
     "Statistic",
+    "StatisticKind",
+    "Status",
+    "SubEventType",
+    "TimeOfDay",
     "TokenUsage",
     "TransportError",
     "TruncatedOutputError",
     "When",
     "__version__",
+    "load_prompts",
     "plan_batch",
     "read_archives",
     "replay_clients",
     "run_batch",
 ]
+
+# Where each public name lives, for `__getattr__`. The three lists (the imports for type
+# checkers above, `__all__`, this map) are kept equal by tests/test_public_api.py.
+_HOMES: dict[str, tuple[str, ...]] = {
+    "sitrep.errors": (
+        "ArticleError",
+        "AuthenticationError",
+        "BadRequestError",
+        "ConfigurationError",
+        "EndpointRejectedError",
+        "ExtractionError",
+        "InvalidOutputError",
+        "OutputError",
+        "RefusalError",
+        "ReplayError",
+        "SitrepError",
+        "TransportError",
+        "TruncatedOutputError",
+    ),
+    "sitrep.model.article": ("Article",),
+    "sitrep.model.drafts": (
+        "DraftCasualtyFigure",
+        "DraftDamage",
+        "DraftExtraction",
+        "DraftIncident",
+        "DraftMunitions",
+        "DraftPerpetrator",
+        "DraftPlace",
+        "DraftReporter",
+        "DraftStatistic",
+        "DraftWhen",
+    ),
+    "sitrep.model.records": (
+        "CasualtyFigure",
+        "Damage",
+        "Evidence",
+        "Extraction",
+        "Incident",
+        "Munitions",
+        "Perpetrator",
+        "Place",
+        "Provenance",
+        "Reporter",
+        "Statistic",
+        "When",
+    ),
+    "sitrep.model.usage": ("TokenUsage",),
+    "sitrep.model.vocab": (
+        "Attribution",
+        "CasualtyOutcome",
+        "DamageLevel",
+        "DatePrecision",
+        "DateSource",
+        "EventType",
+        "IncidentStatus",
+        "MatchKind",
+        "PlacePrecision",
+        "Qualifier",
+        "ReporterKind",
+        "Salience",
+        "SiteKind",
+        "StatisticKind",
+        "SubEventType",
+        "TimeOfDay",
+    ),
+    "sitrep.settings": ("BatchOptions", "ModelConfig", "OutputMode", "Price", "RetryPolicy"),
+    "sitrep.extract.conversation": ("Conversation", "Reask"),
+    "sitrep.extract.extractor": ("Extractor",),
+    "sitrep.extract.prompts": ("PromptExample", "PromptSet", "load_prompts"),
+    "sitrep.extract.request": ("RequestBuilder",),
+    "sitrep.wire.calls": ("Call", "CallLog", "ResponseCache"),
+    "sitrep.wire.pacing": ("Pacer",),
+    "sitrep.wire.ratelimit": ("Reservation",),
+    "sitrep.wire.replay": ("replay_clients",),
+    "sitrep.run.ledger": ("ArticleRow", "Ledger", "Outcome", "Status"),
+    "sitrep.run.plan": ("BatchPlan", "plan_batch"),
+    "sitrep.run.readers": ("InputItem", "read_archives"),
+    "sitrep.run.scheduler": ("BatchProgress", "BatchSummary", "run_batch"),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _HOME_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sitrep' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value  # found here from now on, without this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sitrep.records import TokenUsage
+from sitrep.model.usage import TokenUsage
 
 
 class SitrepError(Exception):

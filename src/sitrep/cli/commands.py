@@ -1,0 +1,372 @@
+"""The `sitrep` commands. The command line (this module and `sitrep.cli.display`) is the only
+code that reads the environment, prints or exits.
+
+Exit codes: 0 done; 1 the model call failed, or a batch could not write its output directory;
+2 bad usage or configuration; 3 the article cannot be processed; 4 a batch stopped early with
+articles left pending; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sqlite3
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import NoReturn
+
+import click
+import httpx2
+from rich.console import Console
+
+from sitrep._version import __version__
+from sitrep.cli.display import ProgressDisplay, plan_table, summary_table
+from sitrep.errors import (
+    ArticleError,
+    ConfigurationError,
+    ExtractionError,
+    OutputError,
+    ReplayError,
+)
+from sitrep.export.tables import ExportFormat, export
+from sitrep.extract.extractor import Extractor
+from sitrep.model.article import Article
+from sitrep.model.schemas import write_schemas
+from sitrep.run.budget import load_prices, price_for
+from sitrep.run.plan import plan_batch
+from sitrep.run.readers import count_inputs, read_archives
+from sitrep.run.scheduler import BatchProgress, BatchSummary, run_batch
+from sitrep.settings import (
+    DEFAULT_MODEL,
+    DEFAULT_PRICES,
+    BatchOptions,
+    ModelConfig,
+    OutputMode,
+)
+from sitrep.wire.replay import AsyncReplayTransport, Recordings, replay_clients
+
+# The defaults of every option come from the settings themselves.
+_MODEL_DEFAULTS = ModelConfig(model=DEFAULT_MODEL)
+_BATCH_DEFAULTS = BatchOptions()
+# Replay never sends a request, so no real key is needed or used.
+_REPLAY_KEY = "sk-replay-no-key"
+
+
+@click.group()
+@click.version_option(__version__, prog_name="sitrep")
+@click.option("-v", "--verbose", is_flag=True, help="Log retries and re-asks to stderr.")
+def main(verbose: bool) -> None:
+    """Turn news articles into typed incident and statistics records."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def model_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options every command that talks to a model shares."""
+    options = [
+        click.option(
+            "--model",
+            envvar="SITREP_MODEL",
+            default=DEFAULT_MODEL,
+            show_default=True,
+            help="Model name [env: SITREP_MODEL].",
+        ),
+        click.option(
+            "--base-url",
+            envvar="OPENAI_BASE_URL",
+            default=_MODEL_DEFAULTS.base_url,
+            show_default=True,
+            help="Any OpenAI-compatible endpoint [env: OPENAI_BASE_URL].",
+        ),
+        click.option(
+            "--mode",
+            type=click.Choice([m.value for m in OutputMode]),
+            default=_MODEL_DEFAULTS.mode.value,
+            show_default=True,
+            help="tools: a forced function call; json_schema: strict structured output.",
+        ),
+        click.option(
+            "--reask-budget",
+            type=click.IntRange(0, 10),
+            default=_MODEL_DEFAULTS.reask_budget,
+            show_default=True,
+            help="Re-asks after invalid output.",
+        ),
+        click.option(
+            "--max-article-chars",
+            type=click.IntRange(1),
+            default=_MODEL_DEFAULTS.max_article_chars,
+            show_default=True,
+            help="Longer articles fail with that reason instead of being sent.",
+        ),
+        click.option(
+            "--replay",
+            type=click.Path(exists=True, file_okay=False, path_type=Path),
+            help="Answer from the recorded responses in this directory; nothing is sent.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _config(
+    model: str, base_url: str, mode: str, reask_budget: int, max_article_chars: int
+) -> ModelConfig:
+    try:
+        return ModelConfig(
+            model=model,
+            base_url=base_url,
+            mode=OutputMode(mode),
+            reask_budget=reask_budget,
+            max_article_chars=max_article_chars,
+        )
+    except ConfigurationError as exc:
+        _fail(str(exc), code=2)
+
+
+def _api_key(replay: Path | None) -> str:
+    if replay is not None:
+        return _REPLAY_KEY
+    api_key = os.environ.get("OPENAI_API_KEY", "")
+    if not api_key:
+        _fail(
+            "OPENAI_API_KEY is not set. Set it to your key (any non-empty value for a local "
+            "server that does not check keys), or use --replay DIR to answer from recordings.",
+            code=2,
+        )
+    return api_key
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--published",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Publication date (YYYY-MM-DD); overrides a leading `date` line in FILE.",
+)
+@model_options
+def extract(
+    file: Path,
+    published: datetime | None,
+    model: str,
+    base_url: str,
+    mode: str,
+    reask_budget: int,
+    max_article_chars: int,
+    replay: Path | None,
+) -> None:
+    """Extract one article and print its records as JSON.
+
+    The API key is read from OPENAI_API_KEY (not needed with --replay).
+    """
+    day = published.date() if published is not None else None
+    try:
+        article = Article.from_file(file, published=day)
+    except ArticleError as exc:
+        _fail(str(exc), code=3)
+    config = _config(model, base_url, mode, reask_budget, max_article_chars)
+    api_key = _api_key(replay)
+    try:
+        if replay is not None:
+            sync_client, async_client = replay_clients(replay)
+            extractor = Extractor(
+                config, api_key=api_key, http_client=sync_client, async_http_client=async_client
+            )
+        else:
+            extractor = Extractor(config, api_key=api_key)
+    except (ConfigurationError, ReplayError) as exc:
+        _fail(str(exc), code=2)
+    try:
+        result = extractor.extract(article)
+    except ArticleError as exc:
+        _fail(str(exc), code=3)
+    except (ExtractionError, ReplayError) as exc:
+        _fail(f"{file}: {exc}", code=1)
+    finally:
+        extractor.close()
+    click.echo(result.model_dump_json(indent=2))
+
+
+@main.command()
+@click.argument("archives", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output directory: records, failures and the ledger that makes runs resumable.",
+)
+@model_options
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 1024),
+    default=_BATCH_DEFAULTS.concurrency,
+    show_default=True,
+    help="Requests in flight at once.",
+)
+@click.option("--rpm", type=click.IntRange(1), help="Requests per minute the endpoint allows.")
+@click.option("--tpm", type=click.IntRange(1), help="Tokens per minute the endpoint allows.")
+@click.option("--max-cost", type=click.FloatRange(0), help="Start no article past this many US$.")
+@click.option(
+    "--prices",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON price table: {"model": {"input": $/1M tokens, "output": $/1M tokens}}.',
+)
+@click.option("--retry-failed", is_flag=True, help="Try articles that failed before again.")
+@click.option("--dry-run", is_flag=True, help="Count articles, tokens and cost; send nothing.")
+@click.option("--no-cache", is_flag=True, help="Do not answer identical requests from earlier.")
+def run(
+    archives: tuple[Path, ...],
+    out_dir: Path,
+    model: str,
+    base_url: str,
+    mode: str,
+    reask_budget: int,
+    max_article_chars: int,
+    replay: Path | None,
+    concurrency: int,
+    rpm: int | None,
+    tpm: int | None,
+    max_cost: float | None,
+    prices: Path | None,
+    retry_failed: bool,
+    dry_run: bool,
+    no_cache: bool,
+) -> None:
+    """Extract every article in ARCHIVES (directories, .jsonl, .jsonl.gz, .csv) into --out.
+
+    The same command again resumes: finished articles are skipped. Ctrl-C stops starting new
+    articles and finishes those in flight; a second Ctrl-C abandons them (they stay pending).
+    Exit codes: 0 every article handled; 1 the output directory could not be written; 2 bad
+    usage, or the directory is in use or disagrees with its ledger; 4 stopped early, articles
+    left pending; 130 interrupted.
+    """
+    config = _config(model, base_url, mode, reask_budget, max_article_chars)
+    try:
+        table = load_prices(prices) if prices else dict(DEFAULT_PRICES)
+    except ConfigurationError as exc:
+        _fail(str(exc), code=2)
+    options = BatchOptions(
+        concurrency=concurrency,
+        rpm=rpm,
+        tpm=tpm,
+        max_cost=max_cost,
+        retry_failed=retry_failed,
+        prices=table,
+        use_cache=not no_cache,
+    )
+    if max_cost is not None and price_for(model, table) is None:
+        _fail(f"--max-cost needs a price for {model}: pass --prices FILE", code=2)
+    console = Console()
+    if dry_run:
+        plan = plan_batch(read_archives(archives), config, out_dir=out_dir, options=options)
+        console.print(plan_table(plan))
+        return
+    api_key = _api_key(replay)
+    try:
+        transport = AsyncReplayTransport(Recordings(replay)) if replay is not None else None
+    except ReplayError as exc:
+        _fail(str(exc), code=2)
+    with ProgressDisplay(total=count_inputs(archives)) as display:
+        try:
+            summary = asyncio.run(
+                _run_until_interrupted(
+                    archives, config, api_key, out_dir, options, transport, display.update
+                )
+            )
+        except asyncio.CancelledError:
+            _fail(
+                "interrupted: articles in flight were abandoned and stay pending; "
+                "run the same command to resume",
+                code=130,
+            )
+        except OutputError as exc:
+            _fail(str(exc), code=2)
+        except (OSError, sqlite3.Error) as exc:
+            _fail(
+                f"the run stopped on an error writing to {out_dir}: {exc}. What was finished "
+                "is kept; mend the cause and run the same command to resume",
+                code=1,
+            )
+    console.print(summary_table(summary))
+    if summary.stopped is not None:
+        sys.exit(4)
+
+
+async def _run_until_interrupted(
+    archives: tuple[Path, ...],
+    config: ModelConfig,
+    api_key: str,
+    out_dir: Path,
+    options: BatchOptions,
+    transport: httpx2.AsyncBaseTransport | None,
+    on_progress: Callable[[BatchProgress], None],
+) -> BatchSummary:
+    """First Ctrl-C: start nothing new, finish what is in flight. Second: abandon it."""
+    stop = asyncio.Event()
+    task = asyncio.current_task()
+    assert task is not None
+
+    def interrupt() -> None:
+        if stop.is_set():
+            task.cancel()
+            return
+        stop.set()
+        click.echo(
+            "\nsitrep: stopping; finishing the articles in flight (Ctrl-C again to abandon them)",
+            err=True,
+        )
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, interrupt)
+    loop.add_signal_handler(signal.SIGTERM, interrupt)
+    return await run_batch(
+        read_archives(archives),
+        config,
+        api_key=api_key,
+        out_dir=out_dir,
+        options=options,
+        transport=transport,
+        stop=stop,
+        on_progress=on_progress,
+    )
+
+
+@main.command(name="export")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in ExportFormat]),
+    default=ExportFormat.CSV.value,
+    show_default=True,
+    help="parquet needs the extra: pip install 'sitrep[parquet]'.",
+)
+def export_command(directory: Path, fmt: str) -> None:
+    """Write a batch's incidents, statistics and failures in DIRECTORY as flat tables."""
+    try:
+        for path in export(directory, ExportFormat(fmt)):
+            click.echo(str(path))
+    except ConfigurationError as exc:
+        _fail(str(exc), code=2)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def schemas(directory: Path) -> None:
+    """Write the JSON Schemas of the records to DIRECTORY."""
+    for path in write_schemas(directory):
+        click.echo(str(path))
+
+
+def _fail(message: str, *, code: int) -> NoReturn:
+    click.echo(f"sitrep: error: {message}", err=True)
+    sys.exit(code)

@@ -1,0 +1,136 @@
+"""What `sitrep run` shows people, part of the command line's edge: it prints, the library never.
+
+On a terminal: a live progress bar (articles, rate, ETA, tokens, cost, failures). Otherwise:
+a plain log line every `interval` seconds, for log files and CI. At the end: a summary table.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from sitrep.run.plan import BatchPlan
+from sitrep.run.scheduler import BatchProgress, BatchSummary
+
+
+def _money(cost: float | None) -> str:
+    return "unknown (no price for this model)" if cost is None else f"${cost:,.4f}"
+
+
+def _stats(p: BatchProgress) -> str:
+    return (
+        f"{p.prompt_tokens + p.completion_tokens:,} tokens, {_money(p.cost)}, "
+        f"{p.failed:,} failed, {p.rate_limited:,} rate-limited"
+    )
+
+
+class ProgressDisplay:
+    """Call `update` with each progress report; use as a context manager around the run."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr, interval: float = 10.0) -> None:
+        self.total = total
+        self.stream = stream
+        self.interval = interval
+        self._last_log = 0.0
+        self._live: Progress | None = None
+        self._task: TaskID | None = None
+        if stream.isatty():
+            self._live = Progress(
+                TextColumn("[bold]extracting"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[stats]}"),
+                console=Console(file=stream),
+                transient=False,
+            )
+
+    def __enter__(self) -> ProgressDisplay:
+        if self._live is not None:
+            self._live.start()
+            self._task = self._live.add_task("run", total=self.total, rate="", stats="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.stop()
+
+    def update(self, p: BatchProgress) -> None:
+        handled = p.extracted + p.failed + p.skipped + p.duplicates + p.deferred
+        rate = (p.extracted + p.failed) / p.elapsed if p.elapsed > 0 else 0.0
+        if self._live is not None and self._task is not None:
+            self._live.update(self._task, completed=handled, rate=f"{rate:,.1f}/s", stats=_stats(p))
+            return
+        now = time.monotonic()
+        if now - self._last_log < self.interval:
+            return
+        self._last_log = now
+        remaining = max(self.total - handled, 0)
+        eta = f"{remaining / rate:,.0f} s" if rate > 0 else "unknown"
+        print(
+            f"sitrep: {handled:,}/{self.total:,} articles, {rate:,.1f}/s, ETA {eta}, {_stats(p)}",
+            file=self.stream,
+            flush=True,
+        )
+
+
+def summary_table(summary: BatchSummary) -> Table:
+    run = summary.run
+    table = Table(title="sitrep run", show_header=True, header_style="bold")
+    table.add_column("")
+    table.add_column("this run", justify="right")
+    table.add_column("all runs", justify="right")
+    rows = [
+        ("articles read", run.read, None),
+        ("extracted", run.extracted, summary.done),
+        ("failed (see failures.jsonl)", run.failed, summary.failed),
+        ("skipped (done before)", run.skipped, None),
+        ("duplicates (same text)", run.duplicates, None),
+        ("pending (not yet run)", run.deferred, summary.pending),
+        ("incidents", run.incidents, None),
+        ("statistics", run.statistics, None),
+        ("prompt tokens", run.prompt_tokens, None),
+        ("completion tokens", run.completion_tokens, None),
+        ("rate-limited responses", run.rate_limited, None),
+    ]
+    for label, now, total in rows:
+        table.add_row(label, f"{now:,}", "" if total is None else f"{total:,}")
+    table.add_row("estimated cost", _money(run.cost), "")
+    table.add_row("time", f"{run.elapsed:,.1f} s", "")
+    table.caption = f"outputs in {summary.output_dir}"
+    if summary.stopped is not None:
+        table.caption += f"; stopped early ({summary.stopped}): run the same command to resume"
+    return table
+
+
+def plan_table(plan: BatchPlan) -> Table:
+    table = Table(title="sitrep run --dry-run (nothing was sent)", header_style="bold")
+    table.add_column("")
+    table.add_column("", justify="right")
+    tokens = "counted with the model's tokenizer" if plan.exact_tokens else "estimated"
+    for label, value in (
+        ("articles to extract", f"{plan.articles:,}"),
+        ("unreadable (would fail)", f"{plan.unreadable:,}"),
+        ("already done", f"{plan.already_done:,}"),
+        (f"prompt tokens ({tokens})", f"{plan.prompt_tokens:,}"),
+        ("completion tokens (expected)", f"{plan.completion_tokens:,}"),
+        ("estimated cost", _money(plan.cost)),
+    ):
+        table.add_row(label, value)
+    return table

@@ -1,0 +1,143 @@
+"""The conversation step: one article's exchange with the model, with no I/O of its own.
+
+    Conversation(article, first request) → `request` (send it) → `receive(answer)` →
+        the records (`Extraction`), or a `Reask` whose request is to be sent next, or an error
+
+An answer is the JSON body of a chat completion, however it arrived: from the interactive
+sender, a cassette, or a line of a batch output file. It is parsed by instructor's handler for
+the output mode (`sitrep.extract.instructor_api`) and checked and completed in code
+(`sitrep.extract.assemble`). An answer that fails parsing or a check is re-asked: instructor's
+re-ask handler appends the answer and the precise problems to the conversation. Re-asks have
+their own small budget (`ModelConfig.reask_budget`) and never see transport faults, which the
+sender retries before an answer reaches this step. Refusals and truncated answers are not
+re-asked: no re-ask can mend them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pydantic
+from openai.types.chat import ChatCompletion
+
+from sitrep._version import __version__
+from sitrep.errors import InvalidOutputError, RefusalError, TruncatedOutputError
+from sitrep.extract.assemble import DraftRejectedError, assemble
+from sitrep.extract.instructor_api import PARSE_ERRORS, AnswerParser
+from sitrep.model.article import Article
+from sitrep.model.drafts import DraftExtraction
+from sitrep.model.records import Extraction, Provenance
+from sitrep.model.schemas import schema_version
+from sitrep.model.usage import TokenUsage, usage_from_body
+from sitrep.settings import ModelConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Reask:
+    """The answer was invalid: send `request` next. `problems` says what was wrong."""
+
+    request: dict[str, Any]
+    problems: list[str]
+
+
+class Conversation:
+    """One article's exchange with the model, across re-asks.
+
+    `request` is always the next request to send. `usage` and `request_ids` count every
+    answer received, re-asks included.
+    """
+
+    def __init__(
+        self,
+        article: Article,
+        request: dict[str, Any],
+        *,
+        config: ModelConfig,
+        prompt_version: str,
+    ) -> None:
+        self.article = article
+        self.request = request
+        self.usage = TokenUsage()
+        self.request_ids: list[str] = []
+        self.reasks = 0
+        self._config = config
+        self._prompt_version = prompt_version
+        self._parser = AnswerParser.for_mode(config.mode)
+
+    def spent(self) -> dict[str, Any]:
+        """What the answers so far cost, as the keyword arguments of an `ExtractionError`."""
+        return {"usage": self.usage, "request_ids": list(self.request_ids)}
+
+    def receive(
+        self, answer: Mapping[str, Any], *, request_id: str | None = None
+    ) -> Extraction | Reask:
+        """Take the answer to `request`: records if it passes, a `Reask` if not; raises an
+        `ExtractionError` when no re-ask can help or the re-ask budget is spent."""
+        completion = ChatCompletion.model_construct(**answer)
+        self._account(answer, request_id or completion.id)
+        self._reject_unusable(completion)
+        try:
+            draft = self._parser.parse(completion, DraftExtraction)
+            return assemble(draft, self.article, self._provenance())
+        except (*PARSE_ERRORS, DraftRejectedError) as exc:
+            if self.reasks >= self._config.reask_budget:
+                raise InvalidOutputError(
+                    f"output still invalid after {self.reasks} re-ask(s): {_first_line(exc)}",
+                    problems=_problems(exc),
+                    **self.spent(),
+                ) from exc
+            self.reasks += 1
+            self.request = self._parser.reask(self.request, completion, exc)
+            return Reask(self.request, _problems(exc))
+
+    def _account(self, answer: Mapping[str, Any], request_id: str) -> None:
+        usage = usage_from_body(answer)
+        if usage is not None:
+            self.usage = self.usage + usage
+        self.request_ids.append(request_id)
+
+    def _reject_unusable(self, completion: ChatCompletion) -> None:
+        """Answers that no re-ask can mend: refusals and truncation."""
+        if not completion.choices:
+            return  # the parser reports it, and a re-ask may mend it
+        choice = completion.choices[0]
+        if choice.message.refusal:
+            raise RefusalError(f"the model refused: {choice.message.refusal}", **self.spent())
+        if choice.finish_reason == "content_filter":
+            raise RefusalError("the endpoint's content filter stopped the answer", **self.spent())
+        if choice.finish_reason == "length":
+            raise TruncatedOutputError(
+                f"the answer was cut off at {self._config.max_output_tokens} output "
+                "tokens (finish_reason 'length'); raise ModelConfig.max_output_tokens",
+                **self.spent(),
+            )
+
+    def _provenance(self) -> Provenance:
+        return Provenance(
+            article_id=self.article.id,
+            model=self._config.model,
+            prompt_version=self._prompt_version,
+            schema_version=schema_version(),
+            request_ids=list(self.request_ids),
+            usage=self.usage,
+            reasks=self.reasks,
+            extracted_at=datetime.now(UTC),
+            sitrep_version=__version__,
+        )
+
+
+def _problems(exc: Exception) -> list[str]:
+    if isinstance(exc, DraftRejectedError):
+        return exc.problems
+    if isinstance(exc, pydantic.ValidationError):
+        return [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+    return [str(exc)]
+
+
+def _first_line(exc: Exception) -> str:
+    problems = _problems(exc)
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return problems[0] + more if problems else type(exc).__name__

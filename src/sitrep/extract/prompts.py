@@ -1,0 +1,121 @@
+"""Prompts are data: Jinja templates and few-shot examples in the repository's `prompts/extract/`.
+
+Rendering is strict (a missing variable raises). The system message, examples included, is
+rendered once per `PromptSet`, so every request starts with the same static prefix that
+endpoints can cache; the article comes last. The prompt version is a hash of the files' content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from sitrep.model.article import Article
+from sitrep.model.drafts import DraftExtraction
+
+TOOL_NAME = "record_article"
+# Any spelling of the closing tag a model might take for one.
+_ARTICLE_CLOSE = re.compile(r"<\s*/\s*article\s*>", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptExample:
+    """A worked example: an article written for the prompt and the arguments it should yield."""
+
+    name: str
+    article: Article
+    output: DraftExtraction
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSet:
+    system: str
+    user: jinja2.Template
+    version: str
+    examples: tuple[PromptExample, ...]
+
+    def messages(self, article: Article) -> list[dict[str, Any]]:
+        """The chat messages for one article: the fixed system prefix, then the article."""
+        published = article.published.isoformat() if article.published else "unknown"
+        # An article must not be able to close its own delimiter and speak as the user.
+        text = _ARTICLE_CLOSE.sub("<\\/article>", article.text)
+        return [
+            {"role": "system", "content": self.system},
+            {"role": "user", "content": self.user.render(published=published, text=text)},
+        ]
+
+
+def default_prompt_dir() -> Traversable:
+    """The bundled prompts: in the installed package, or in the checkout it runs from.
+
+    The wheel copies the repository's `prompts/` into the package (pyproject.toml); a source
+    checkout (an editable install, `PYTHONPATH=src`) finds them beside `src/` instead.
+    """
+    packaged = resources.files("sitrep") / "prompts" / "extract"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "prompts" / "extract"
+
+
+def load_prompts(directory: Traversable | None = None) -> PromptSet:
+    """Read, check and render the templates and examples in `directory`."""
+    directory = directory or default_prompt_dir()
+    env = jinja2.Environment(
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False
+    )
+    files = sorted(
+        (f for f in _walk(directory) if f.is_file()), key=lambda f: _relative(f, directory)
+    )
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(_relative(f, directory).encode() + b"\0" + f.read_bytes() + b"\0")
+    examples = tuple(_examples(directory / "examples"))
+    system = env.from_string((directory / "system.j2").read_text("utf-8")).render(
+        tool_name=TOOL_NAME,
+        examples=[
+            {
+                "published": e.article.published,
+                "text": e.article.text,
+                "output": e.output.model_dump_json(indent=1),
+            }
+            for e in examples
+        ],
+    )
+    return PromptSet(
+        system=system,
+        user=env.from_string((directory / "user.j2").read_text("utf-8")),
+        version=digest.hexdigest()[:12],
+        examples=examples,
+    )
+
+
+def _examples(directory: Traversable) -> list[PromptExample]:
+    """Each `NAME.txt` (a `date YYYY-MM-DD` line, then the text) pairs with `NAME.json`."""
+    found = []
+    for text_file in sorted((f for f in directory.iterdir() if f.name.endswith(".txt")), key=str):
+        name = text_file.name.removesuffix(".txt")
+        article = Article.from_bytes(text_file.read_bytes(), source=name)
+        output = DraftExtraction.model_validate(
+            json.loads((directory / f"{name}.json").read_text("utf-8"))
+        )
+        found.append(PromptExample(name=name, article=article, output=output))
+    return found
+
+
+def _walk(directory: Traversable) -> list[Traversable]:
+    out: list[Traversable] = []
+    for item in directory.iterdir():
+        out.extend(_walk(item) if item.is_dir() else [item])
+    return out
+
+
+def _relative(item: Traversable, root: Traversable) -> str:
+    return str(item).removeprefix(str(root))

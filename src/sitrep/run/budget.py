@@ -1,0 +1,116 @@
+"""The budget: prices, estimates and the cost ceiling, before, while and after a batch runs.
+
+Prices are US dollars per million tokens (`sitrep.settings.DEFAULT_PRICES`, OpenAI's list
+prices; pass your own table for other models, contracts or endpoints). A dated model name
+("gpt-4.1-mini-2025-04-14") takes the price of the longest listed name it starts with.
+
+Before an article is sent its cost is estimated from its length and the fixed part of every
+request (four characters a token) and the expected completion tokens; once it finishes, the
+usage its answers report is what counts. No article starts once what was spent plus the
+estimates of the articles in flight plus its own estimate would pass the ceiling.
+
+Token counts for a dry run use tiktoken when it is installed and its encoding for the model can
+be loaded (it downloads encodings on first use, so offline it usually cannot); otherwise they
+are estimated at four characters a token.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from sitrep.errors import ConfigurationError
+from sitrep.model.article import Article
+from sitrep.model.usage import CHARS_PER_TOKEN, TokenUsage, estimate_tokens
+from sitrep.settings import DEFAULT_PRICES, Price
+
+
+def price_for(model: str, prices: Mapping[str, Price] = DEFAULT_PRICES) -> Price | None:
+    """The price of `model`, or None when the table does not know it."""
+    if model in prices:
+        return prices[model]
+    prefixes = [name for name in prices if model.startswith(name + "-")]
+    return prices[max(prefixes, key=len)] if prefixes else None
+
+
+def load_prices(path: Path) -> dict[str, Price]:
+    """Read `{"model": {"input": 0.4, "output": 1.6}, ...}` (dollars per million tokens)."""
+    try:
+        raw = json.loads(path.read_text("utf-8"))
+        return {
+            str(model): Price(float(entry["input"]), float(entry["output"]))
+            for model, entry in raw.items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigurationError(
+            f"cannot read prices from {path}: expected "
+            '{"model": {"input": <$ per 1M>, "output": <$ per 1M>}} '
+            f"({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def token_counter(model: str) -> tuple[Callable[[str], int], bool]:
+    """A counter for `model` and whether it is exact (tiktoken) or the estimate."""
+    try:
+        import tiktoken  # noqa: PLC0415  (optional: `pip install 'sitrep[tokens]'`)
+
+        encoding = tiktoken.encoding_for_model(model)
+    except Exception:  # not installed, an unknown model, or no network to load the encoding
+        return estimate_tokens, False
+    return (lambda text: len(encoding.encode(text, disallowed_special=()))), True
+
+
+class Budget:
+    """What a run has spent, what its articles in flight are expected to, and the ceiling."""
+
+    def __init__(
+        self,
+        price: Price | None,
+        *,
+        max_cost: float | None,
+        expected_output_tokens: int,
+        fixed_request_chars: int,
+    ) -> None:
+        self.price = price
+        self.max_cost = max_cost
+        self.usage = TokenUsage()
+        self.spent = 0.0
+        self._expected_output = expected_output_tokens
+        self._fixed_chars = fixed_request_chars
+        self._in_flight = 0.0  # estimated cost of the articles started and not yet finished
+
+    @property
+    def cost(self) -> float | None:
+        """Spent so far in US dollars; None when the model has no price."""
+        return self.spent if self.price is not None else None
+
+    def estimate(self, article: Article) -> float:
+        """The expected cost of extracting `article` (0 without a price)."""
+        if self.price is None:
+            return 0.0
+        prompt_tokens = (self._fixed_chars + len(article.text)) // CHARS_PER_TOKEN
+        return self.price.cost(prompt_tokens, self._expected_output)
+
+    def would_pass_ceiling(self, article: Article) -> bool:
+        if self.max_cost is None or self.price is None:
+            return False
+        return self.spent + self._in_flight + self.estimate(article) > self.max_cost
+
+    def reserve(self, article: Article) -> float:
+        """Count `article`'s estimate as in flight; `release` it when the article finishes."""
+        estimate = self.estimate(article)
+        self._in_flight += estimate
+        return estimate
+
+    def release(self, estimate: float) -> None:
+        self._in_flight -= estimate
+
+    def charge(self, usage: TokenUsage) -> float | None:
+        """Add what an article's answers used; return its cost (None without a price)."""
+        self.usage = self.usage + usage
+        if self.price is None:
+            return None
+        cost = self.price.cost(usage.prompt_tokens, usage.completion_tokens)
+        self.spent += cost
+        return cost

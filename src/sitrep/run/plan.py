@@ -1,0 +1,83 @@
+"""The dry run: what a batch would send and cost, counted without sending anything.
+
+Requests are built exactly as the run would build them (`RequestBuilder`), with no client and
+no key. Prompt tokens are counted with the model's tokenizer when tiktoken can load it, else
+estimated (`sitrep.run.budget.token_counter`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sitrep.errors import ArticleError
+from sitrep.extract.request import RequestBuilder
+from sitrep.model.article import Article
+from sitrep.run.budget import price_for, token_counter
+from sitrep.run.ledger import LEDGER_NAME, Ledger, Status
+from sitrep.run.readers import InputItem
+from sitrep.settings import BatchOptions, ModelConfig
+
+# Chat formatting adds a few tokens per message around the contents counted.
+_MESSAGE_OVERHEAD = 8
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    """What a run would send, counted without sending anything."""
+
+    articles: int  # would be extracted
+    unreadable: int  # would fail before any request
+    already_done: int  # finished in an earlier run into the same directory
+    prompt_tokens: int
+    completion_tokens: int  # expected: `expected_output_tokens` per article
+    cost: float | None  # None when the model has no price
+    exact_tokens: bool  # counted with the model's tokenizer, not estimated
+
+
+def plan_batch(
+    inputs: Iterable[InputItem | Article],
+    config: ModelConfig,
+    *,
+    out_dir: Path | None = None,
+    options: BatchOptions | None = None,
+) -> BatchPlan:
+    """Count the articles, tokens and cost a run would take, sending nothing."""
+    options = options or BatchOptions()
+    count, exact = token_counter(config.model)
+    requests = RequestBuilder(config)
+    fixed = count(json.dumps(dict(requests.static))) + count(requests.prompts.system)
+    ledger = Ledger(out_dir / LEDGER_NAME) if out_dir and (out_dir / LEDGER_NAME).exists() else None
+    articles = unreadable = done = prompt = 0
+    try:
+        for raw in inputs:
+            item = raw if isinstance(raw, InputItem) else InputItem.from_article(raw)
+            row = ledger.get(item.id) if ledger else None
+            if row is not None and row.status is Status.DONE:
+                done += 1
+            elif item.article is None:
+                unreadable += 1
+            else:
+                try:
+                    messages = requests.build(item.article)["messages"]
+                except ArticleError:
+                    unreadable += 1
+                    continue
+                articles += 1
+                prompt += fixed + count(messages[-1]["content"]) + _MESSAGE_OVERHEAD
+    finally:
+        if ledger is not None:
+            ledger.close()
+    completion = articles * options.expected_output_tokens
+    price = price_for(config.model, options.prices)
+    return BatchPlan(
+        articles=articles,
+        unreadable=unreadable,
+        already_done=done,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cost=price.cost(prompt, completion) if price else None,
+        exact_tokens=exact,
+    )

@@ -1,0 +1,60 @@
+"""The record of one model call, and the two things the send loop may be given to keep them.
+
+A `CallLog` keeps every call: what it was for (article, model, prompt and schema versions),
+its status, usage, latency and raw response. A `ResponseCache` answers a request that was
+already paid for with the same bytes. The batch's ledger (`sitrep.run.ledger.Ledger`) is both;
+anything with the same methods will do.
+
+A request is identified by `request_hash`: method, path and body. Model, messages, schema and
+every parameter are in the body, so two requests with the same hash would get the same answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class CallTag:
+    """What a request is for, carried beside it to the call log; never sent to the endpoint."""
+
+    article_id: str | None = None
+    prompt_version: str | None = None
+    schema_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One model call as it happened, or as it was answered from the cache."""
+
+    article_id: str | None
+    request_hash: str
+    status: int
+    latency_ms: float
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    request_id: str | None
+    response: bytes | None
+    from_cache: bool = False
+    model: str | None = None
+    prompt_version: str | None = None
+    schema_version: str | None = None
+
+
+class CallLog(Protocol):
+    def log_call(self, call: Call) -> None:
+        """Keep `call`; it must not raise for a call it has seen before."""
+
+
+class ResponseCache(Protocol):
+    def cached_response(self, request_hash: str) -> bytes | None:
+        """The body of a successful answer already paid for with this request, if any."""
+
+
+def request_hash(method: str, path: str, body: bytes) -> str:
+    """The identity of a request: its method, its URL path and its body's bytes."""
+    digest = hashlib.sha256(f"{method.upper()} {path}\n".encode())
+    digest.update(body)
+    return digest.hexdigest()

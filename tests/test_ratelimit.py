@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import TypeVar
 
+import httpx2
+import openai
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sitrep.settings import RetryPolicy
+from sitrep.wire.faults import sync_retrying
 from sitrep.wire.headers import parse_reset
 from sitrep.wire.ratelimit import RateLimiter, Reservation
 
@@ -113,6 +119,34 @@ def test_429_with_retry_after_pauses_the_next_acquire_and_cuts_share_by_a_twenti
     assert limiter.rate_limited == 1
     reservation = acquire_at(limiter, clock, 100.0)
     assert (clock.waits, reservation.at) == ([5.0], 105.0)
+
+
+def test_date_form_retry_after_pauses_the_limiter_and_the_retry_layer_alike(
+    clock: FakeTime,
+) -> None:
+    """RFC 9110's other form, an HTTP date 30 s ahead: both layers wait until that date."""
+    asked = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=30)
+    response = httpx2.Response(
+        429,
+        headers={"retry-after": format_datetime(asked, usegmt=True)},
+        request=httpx2.Request("POST", "https://api.openai.com/v1/chat/completions"),
+    )
+    faults = [openai.RateLimitError("Rate limit reached", response=response, body=None)]
+
+    def send() -> str:
+        if faults:
+            raise faults.pop()
+        return "answered"
+
+    retry_waits: list[float] = []
+    assert sync_retrying(RetryPolicy(jitter=0.0), sleep=retry_waits.append)(send) == "answered"
+    limiter = RateLimiter(clock=clock)
+    limiter.observe(429, response.headers)
+    acquire_at(limiter, clock, 0.0)
+    (retry_wait,) = retry_waits
+    (limiter_wait,) = clock.waits
+    assert 28.0 <= retry_wait <= 30.0
+    assert limiter_wait == pytest.approx(retry_wait, abs=1.0)
 
 
 def test_429_without_retry_after_pauses_one_second(clock: FakeTime) -> None:

@@ -81,7 +81,12 @@ class AnswerParser:
     def reask(
         self, request: dict[str, Any], completion: ChatCompletion, error: Exception
     ) -> dict[str, Any]:
-        """The next request: this one with the answer and what was wrong with it appended."""
+        """The next request: this one with the answer and what was wrong with it appended.
+
+        instructor appends to the messages list it is given; it gets a copy, so that the
+        request that was sent stays as it was sent.
+        """
+        unsent = {**request, "messages": list(request.get("messages", []))}
         return dict(
-            self._handlers.reask_handler(kwargs=request, response=completion, exception=error)
+            self._handlers.reask_handler(kwargs=unsent, response=completion, exception=error)
         )

@@ -20,6 +20,7 @@ import pytest
 from author_cassettes import answer
 from author_cassettes import refusal as answer_refusal
 from conftest import CASSETTES, SEED_FILES
+from sitrep.model.article import Article
 from sitrep.run.ledger import Ledger
 from sitrep.run.plan import plan_batch
 from sitrep.run.readers import InputItem, read_archives
@@ -460,3 +461,72 @@ def test_retried_failure_is_asked_afresh_not_served_its_cached_answer(tmp_path: 
     assert endpoint.requests == 1
     assert retried.failed == 0
     assert statistic_ids(tmp_path) == Counter({a.id: 1 for a in articles})
+
+
+def test_each_extracted_article_is_kept_once_with_its_text_and_metadata(tmp_path: Path) -> None:
+    articles = synthetic_articles(4)
+    articles[0] = articles[0].model_copy(update={"url": "https://example.org/1", "title": "One"})
+
+    async def refuse_third(request: httpx2.Request) -> httpx2.Response:
+        if "Report 3:" in request.content.decode():
+            return answer_refusal(request, "refused")
+        return answering(request)
+
+    run(articles, tmp_path, Endpoint(refuse_third))
+    run(articles, tmp_path, Endpoint())  # a resume adds nothing
+    kept = {str(a["id"]): a for a in jsonl(tmp_path / "articles.jsonl")}
+    assert len(jsonl(tmp_path / "articles.jsonl")) == 3
+    assert set(kept) == {a.id for a in articles} - {articles[2].id}  # the failed one is not
+    assert [Article.model_validate(kept[a.id]) for a in (articles[0], articles[1])] == [
+        articles[0],
+        articles[1],
+    ]
+
+
+def test_a_failed_commit_cuts_the_articles_text_back_with_its_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    articles = synthetic_articles(5)
+    doomed = articles[1].id
+    finish = Ledger.finish
+
+    def failing_finish(ledger: Ledger, article_id: str, *args: Any, **kwargs: Any) -> None:
+        if article_id == doomed:
+            raise sqlite3.OperationalError("disk I/O error")
+        finish(ledger, article_id, *args, **kwargs)
+
+    monkeypatch.setattr(Ledger, "finish", failing_finish)
+    with pytest.raises(sqlite3.OperationalError):
+        run(articles, tmp_path, Endpoint())
+    assert doomed not in {a["id"] for a in jsonl(tmp_path / "articles.jsonl")}
+    monkeypatch.setattr(Ledger, "finish", finish)
+    run(articles, tmp_path, Endpoint())
+    kept = Counter(str(a["id"]) for a in jsonl(tmp_path / "articles.jsonl"))
+    assert kept == Counter({a.id: 1 for a in articles})
+
+
+def test_every_call_names_the_model_prompt_and_schema_versions(tmp_path: Path) -> None:
+    (article,) = synthetic_articles(1)
+    run([article], tmp_path, Endpoint())
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
+        logged = db.execute("SELECT model, prompt_version, schema_version FROM calls").fetchall()
+        row = db.execute("SELECT prompt_version, schema_version FROM articles").fetchone()
+    assert logged == [(MODEL, row[0], row[1])]
+    assert row[0] is not None
+
+
+def test_an_answer_that_is_not_json_fails_its_article_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    articles = synthetic_articles(3)
+
+    async def garbled(request: httpx2.Request) -> httpx2.Response:
+        if "Report 2:" in request.content.decode():
+            return httpx2.Response(200, content=b"<html>gateway</html>")
+        return answering(request)
+
+    summary = run(articles, tmp_path, Endpoint(garbled))
+    assert (summary.run.extracted, summary.run.failed) == (2, 1)
+    (failure,) = jsonl(tmp_path / "failures.jsonl")
+    assert failure["error_kind"] == "TransportError"
+    assert "not a JSON object" in str(failure["reason"])

@@ -20,6 +20,7 @@ from filelock import FileLock
 from conftest import CASSETTES, ROOT, SEED_FILES
 from sitrep.cli import main
 from sitrep.run.store import LOCK_NAME
+from sitrep.settings import DEFAULT_MODEL, BatchOptions, ModelConfig
 from sitrep.testing.fakeserver import FakeOpenAIServer, ServerSettings
 from synthetic import statistic_arguments, synthetic_text
 
@@ -275,3 +276,18 @@ def test_ci_runs_exactly_the_readmes_first_two_commands() -> None:
     assert first_two[1].endswith("pytest")
     ci = (ROOT / ".ci" / "run").read_text("utf-8").splitlines()
     assert all(command in ci for command in first_two)
+
+
+@pytest.mark.parametrize("command", ["extract", "run"])
+def test_option_defaults_are_the_settings_defaults(command: str) -> None:
+    """The command line repeats no default: each comes from the settings objects."""
+    assert isinstance(main, click.Group)
+    options = {p.name: p.default for p in main.commands[command].params}
+    model = ModelConfig(model=DEFAULT_MODEL)
+    assert options["model"] == DEFAULT_MODEL == model.model
+    assert options["base_url"] == model.base_url
+    assert options["mode"] == model.mode.value
+    assert options["reask_budget"] == model.reask_budget
+    assert options["max_article_chars"] == model.max_article_chars
+    if command == "run":
+        assert options["concurrency"] == BatchOptions().concurrency

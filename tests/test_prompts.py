@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from datetime import UTC, date, datetime
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import jinja2
@@ -12,7 +13,7 @@ import pytest
 
 from conftest import ROOT, SEED_FILES
 from sitrep.extract.assemble import assemble
-from sitrep.extract.prompts import TOOL_NAME, PromptSet, load_prompts
+from sitrep.extract.prompts import TOOL_NAME, PromptSet, default_prompt_dir, load_prompts
 from sitrep.model.article import Article
 from sitrep.model.drafts import DraftExtraction
 from sitrep.model.records import Incident, Provenance, Statistic
@@ -168,3 +169,20 @@ def test_system_prompt_contains_the_tool_name_and_every_example() -> None:
     for example in DEFAULT.examples:
         assert example.output.model_dump_json(indent=1) in DEFAULT.system, example.name
         assert example.article.text in DEFAULT.system, example.name
+
+
+def test_the_prompts_sitrep_loads_are_the_repositorys_files() -> None:
+    """Installed (the wheel's copy) or from a checkout (beside src/), with no link between."""
+
+    def files(root: Traversable) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for item in root.iterdir():
+            if item.is_dir():
+                found |= {f"{item.name}/{k}": v for k, v in files(item).items()}
+            else:
+                found[item.name] = item.read_bytes()
+        return found
+
+    loaded = default_prompt_dir()
+    assert files(loaded) == files(PROMPTS)
+    assert load_prompts(loaded).version == load_prompts(PROMPTS).version == DEFAULT.version

@@ -1,4 +1,4 @@
-"""The transport retry layer (`sitrep.transport`), one retry path per test.
+"""The transport retry layer (`sitrep.wire.faults`), one retry path per test.
 
 Faults are real openai SDK exceptions built the way the SDK builds them; the function being
 retried is a scripted fake that counts its calls. Sleeping is always replaced: waits are
@@ -134,16 +134,14 @@ def run_sync(policy: RetryPolicy, send: ScriptedSend, waits: list[float]) -> obj
 
 
 def run_async(policy: RetryPolicy, send: ScriptedSend, waits: list[float]) -> object:
-    """The way `Extractor._asend` drives it: `async for attempt` / `with attempt`."""
+    """The way the send loop drives it (`ChatSender.asend`): the retrying object called with
+    the coroutine function and its arguments."""
 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
     async def main() -> object:
-        async for attempt in async_retrying(policy, sleep=sleep):
-            with attempt:
-                return await send.acall("payload", model="m")
-        raise AssertionError("unreachable: tenacity re-raises or returns")
+        return await async_retrying(policy, sleep=sleep)(send.acall, "payload", model="m")
 
     return asyncio.run(main())
 

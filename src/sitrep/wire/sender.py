@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,7 +138,8 @@ class ChatSender:
     async def _apost(self, outgoing: _Outgoing) -> Reply:
         """One attempt, holding a place on the wire for the exchange alone."""
         fault: openai.APIStatusError | None = None
-        async with self._passage(outgoing) as reservation:
+        passage = self._pacer.passage(outgoing.content) if self._pacer else contextlib.nullcontext()
+        async with passage as reservation:
             began = time.perf_counter()
             try:
                 response = await self._async_client.post(
@@ -157,14 +158,6 @@ class ChatSender:
             self._record(outgoing, response, latency_ms, reservation)
             raise fault
         return self._reply(outgoing, response, latency_ms, reservation)
-
-    @contextlib.asynccontextmanager
-    async def _passage(self, outgoing: _Outgoing) -> AsyncIterator[Reservation | None]:
-        if self._pacer is None:
-            yield None
-            return
-        async with self._pacer.passage(outgoing.content) as reservation:
-            yield reservation
 
     def _outgoing(self, request: Mapping[str, Any], tag: CallTag) -> _Outgoing:
         content = _encode(request)

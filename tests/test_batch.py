@@ -514,3 +514,73 @@ def test_an_answer_that_is_not_json_fails_its_article_and_the_run_goes_on(
     (failure,) = jsonl(tmp_path / "failures.jsonl")
     assert failure["error_kind"] == "TransportError"
     assert "not a JSON object" in str(failure["reason"])
+
+
+def test_a_store_that_cannot_log_a_call_stops_the_run_at_once_and_it_resumes_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A full disk is not an article's fault: nothing more is read or paid for, and the error
+    surfaces from the run; every task's error is collected, none left unretrieved."""
+    articles = synthetic_articles(40)
+    log_call = Ledger.log_call
+    logged = {"calls": 0}
+
+    def failing_log(ledger: Ledger, call: Any) -> None:
+        logged["calls"] += 1
+        if logged["calls"] > 3:
+            raise sqlite3.OperationalError("database or disk is full")
+        log_call(ledger, call)
+
+    monkeypatch.setattr(Ledger, "log_call", failing_log)
+    endpoint = Endpoint()
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        run(articles, tmp_path, endpoint, BatchOptions(concurrency=2))
+    assert endpoint.requests <= 3 + 2 * ARTICLES_PER_REQUEST + 1
+    assert "never retrieved" not in caplog.text
+    monkeypatch.setattr(Ledger, "log_call", log_call)
+    again = run(articles, tmp_path, Endpoint())
+    assert again.done == 40
+    assert statistic_ids(tmp_path) == Counter({a.id: 1 for a in articles})
+
+
+def test_an_answer_paid_for_again_is_the_one_the_cache_serves_next(tmp_path: Path) -> None:
+    """A request is paid for twice only when its first answer was unusable; the cache must not
+    keep serving that one."""
+    (article,) = synthetic_articles(1)
+
+    async def garbled(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=b"<html>gateway</html>")
+
+    assert run([article], tmp_path, Endpoint(garbled)).run.failed == 1
+    retried = run([article], tmp_path, Endpoint(), BatchOptions(retry_failed=True))
+    assert retried.done == 1
+    with sqlite3.connect(tmp_path / "ledger.sqlite") as db:
+        db.execute("UPDATE articles SET status = 'pending'")
+        db.execute("UPDATE outputs SET committed_bytes = 0")
+    endpoint = Endpoint()
+    resumed = run([article], tmp_path, endpoint)
+    assert (endpoint.requests, resumed.run.extracted) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": {"message": "upstream overloaded", "type": "server_error"}},
+        {"id": "chatcmpl-empty", "object": "chat.completion", "choices": []},
+    ],
+)
+def test_an_answer_that_is_not_a_chat_completion_fails_its_article_not_the_run(
+    tmp_path: Path, body: dict[str, object]
+) -> None:
+    articles = synthetic_articles(3)
+
+    async def odd(request: httpx2.Request) -> httpx2.Response:
+        if "Report 2:" in request.content.decode():
+            return httpx2.Response(200, json=body)
+        return answering(request)
+
+    summary = run(articles, tmp_path, Endpoint(odd))
+    assert (summary.run.extracted, summary.run.failed) == (2, 1)
+    (failure,) = jsonl(tmp_path / "failures.jsonl")
+    assert failure["error_kind"] == "TransportError"
+    assert "not a chat completion" in str(failure["reason"])

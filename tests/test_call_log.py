@@ -189,3 +189,15 @@ def test_a_ledger_from_before_the_call_versions_gains_them_and_keeps_its_calls(
     assert (before.request_hash, before.model, before.prompt_version) == ("h", None, None)
     assert logged.model == "gpt-4.1-mini"
     assert logged.schema_version == schema_version()
+
+
+def test_any_success_status_is_an_answer_not_only_200(ledger: Ledger, article: Article) -> None:
+    def created(request: httpx2.Request, reply_id: str) -> httpx2.Response:
+        answered = MORTAR(request, reply_id)
+        return httpx2.Response(201, content=answered.content, headers=answered.headers)
+
+    result = extractor(Endpoint(created), ledger).extract(article)
+    assert len(result.incidents) == 1
+    (call,) = ledger.calls_for(article.id)
+    assert call.status == 201
+    assert call.prompt_tokens == result.provenance.usage.prompt_tokens

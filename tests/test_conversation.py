@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import FAULT_ARTICLE, ROOT
-from sitrep.errors import InvalidOutputError, RefusalError
+from sitrep.errors import InvalidOutputError, RefusalError, TransportError
 from sitrep.extract.conversation import Conversation, Reask
 from sitrep.extract.prompts import TOOL_NAME
 from sitrep.extract.request import RequestBuilder
@@ -106,3 +106,26 @@ def test_a_refusal_is_not_reasked(start: Conversation) -> None:
     with pytest.raises(RefusalError, match="cannot help"):
         start.receive(body("", refusal="I cannot help with that."), request_id="req_1")
     assert start.reasks == 0
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{}, {"id": "x", "choices": []}, {"error": {"message": "overloaded"}}, {"choices": [None]}],
+)
+def test_a_body_with_no_choice_to_read_is_the_endpoints_fault_and_not_reasked(
+    start: Conversation, answer: dict[str, Any]
+) -> None:
+    with pytest.raises(TransportError, match="not a chat completion"):
+        start.receive(answer, request_id="req_1")
+    assert start.reasks == 0
+    assert start.request_ids == ["req_1"]
+
+
+def test_for_article_keeps_to_the_builders_configuration() -> None:
+    article = Article.from_file(FAULT_ARTICLE)
+    requests = RequestBuilder(CONFIG)
+    conversation = Conversation.for_article(article, requests)
+    assert conversation.request == requests.build(article)
+    step = conversation.receive(body(MORTAR), request_id="req_1")
+    assert isinstance(step, Extraction)
+    assert step.provenance.prompt_version == requests.prompts.version

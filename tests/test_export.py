@@ -19,7 +19,7 @@ from conftest import _ENV_VARS, CASSETTES, SEED_FILES
 from sitrep.errors import ConfigurationError
 from sitrep.export.tables import ExportFormat, export, flatten
 from sitrep.model.article import Article
-from sitrep.run.ledger import Ledger, Outcome, Status
+from sitrep.run.ledger import ArticleOutcome, ArticleStatus, Ledger
 from sitrep.run.outputs import FAILURES, INCIDENTS, STATISTICS, AppendOnlyJsonl, write_failures
 from sitrep.run.readers import read_archives
 from sitrep.run.scheduler import run_batch
@@ -237,15 +237,15 @@ def failed_ledger(directory: Path) -> Ledger:
     for article_id in ("a", "b", "c"):
         ledger.add_pending(article_id, f"{article_id}.txt")
         ledger.start(article_id)
-    failure = Outcome(None, None, None, 0, 0, None, error_kind="input", error="no text")
-    ledger.finish("a", Status.FAILED, failure)
+    failure = ArticleOutcome(None, None, None, 0, 0, None, error_kind="input", error="no text")
+    ledger.finish("a", ArticleStatus.FAILED, failure)
     ledger.start("a")  # retried, failed again: still one row
-    ledger.finish("a", Status.FAILED, failure)
-    ledger.finish("b", Status.DONE, Outcome(None, None, None, 0, 0, None))
+    ledger.finish("a", ArticleStatus.FAILED, failure)
+    ledger.finish("b", ArticleStatus.DONE, ArticleOutcome(None, None, None, 0, 0, None))
     ledger.finish(
         "c",
-        Status.FAILED,
-        Outcome(None, None, None, 0, 0, None, error_kind="Refusal", error="no"),
+        ArticleStatus.FAILED,
+        ArticleOutcome(None, None, None, 0, 0, None, error_kind="Refusal", error="no"),
     )
     return ledger
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import sitrep.run.ledger
-from sitrep.run.ledger import LEDGER_NAME, MIGRATIONS, Ledger, Outcome, Status
+from sitrep.run.ledger import LEDGER_NAME, MIGRATIONS, ArticleOutcome, ArticleStatus, Ledger
 from sitrep.wire.calls import Call
 
 
@@ -32,8 +32,8 @@ def raw(path: Path, sql: str) -> list[tuple[object, ...]]:
         db.close()
 
 
-def completion(prompt: int = 0, output: int = 0, cost: float | None = None) -> Outcome:
-    return Outcome(
+def completion(prompt: int = 0, output: int = 0, cost: float | None = None) -> ArticleOutcome:
+    return ArticleOutcome(
         model="gpt-4.1-mini",
         prompt_version="p1",
         schema_version="s1",
@@ -43,8 +43,8 @@ def completion(prompt: int = 0, output: int = 0, cost: float | None = None) -> O
     )
 
 
-def failure(kind: str | None, reason: str) -> Outcome:
-    return Outcome(None, None, None, 0, 0, None, error_kind=kind, error=reason)
+def failure(kind: str | None, reason: str) -> ArticleOutcome:
+    return ArticleOutcome(None, None, None, 0, 0, None, error_kind=kind, error=reason)
 
 
 def call(
@@ -148,23 +148,29 @@ def test_add_pending_is_idempotent_and_keeps_the_first_location(ledger: Ledger) 
     ledger.add_pending("a", "second.txt")
     row = ledger.get("a")
     assert row is not None
-    assert (row.location, row.status, row.attempts) == ("first.txt", Status.PENDING, 1)
-    assert ledger.counts() == {Status.PENDING: 1, Status.DONE: 0, Status.FAILED: 0}
+    assert (row.location, row.status, row.attempts) == ("first.txt", ArticleStatus.PENDING, 1)
+    assert ledger.counts() == {
+        ArticleStatus.PENDING: 1,
+        ArticleStatus.DONE: 0,
+        ArticleStatus.FAILED: 0,
+    }
     assert ledger.get("missing") is None
 
 
 def test_finish_sets_status_adds_tokens_and_moves_offsets(ledger: Ledger) -> None:
     ledger.add_pending("a", "a.txt")
-    ledger.finish("a", Status.FAILED, completion(10, 5, 0.25), committed={"incidents.jsonl": 7})
+    ledger.finish(
+        "a", ArticleStatus.FAILED, completion(10, 5, 0.25), committed={"incidents.jsonl": 7}
+    )
     ledger.finish(
         "a",
-        Status.DONE,
+        ArticleStatus.DONE,
         completion(20, 7, 0.5),
         committed={"incidents.jsonl": 99, "statistics.jsonl": 40},
     )
     row = ledger.get("a")
     assert row is not None
-    assert (row.status, row.error_kind, row.error) == (Status.DONE, None, None)
+    assert (row.status, row.error_kind, row.error) == (ArticleStatus.DONE, None, None)
     assert ledger.spent() == (30, 12, 0.75)
     assert ledger.committed_bytes("incidents.jsonl") == 99
     assert ledger.committed_bytes("statistics.jsonl") == 40
@@ -173,16 +179,16 @@ def test_finish_sets_status_adds_tokens_and_moves_offsets(ledger: Ledger) -> Non
 
 def test_finish_failing_midway_rolls_back_status_and_offsets(ledger: Ledger) -> None:
     ledger.add_pending("a", "a.txt")
-    ledger.finish("a", Status.PENDING, completion(1, 1), committed={"incidents.jsonl": 3})
+    ledger.finish("a", ArticleStatus.PENDING, completion(1, 1), committed={"incidents.jsonl": 3})
     with pytest.raises(RuntimeError, match="disk gone"):
-        ledger.finish("a", Status.DONE, completion(50, 50), committed=ExplodingOffsets())
+        ledger.finish("a", ArticleStatus.DONE, completion(50, 50), committed=ExplodingOffsets())
     row = ledger.get("a")
     assert row is not None
-    assert row.status is Status.PENDING
+    assert row.status is ArticleStatus.PENDING
     assert ledger.spent()[:2] == (1, 1)
     assert ledger.committed_bytes("incidents.jsonl") == 3
     # No transaction is left open: the next finish commits normally.
-    ledger.finish("a", Status.DONE, completion(), committed={"incidents.jsonl": 4})
+    ledger.finish("a", ArticleStatus.DONE, completion(), committed={"incidents.jsonl": 4})
     assert ledger.committed_bytes("incidents.jsonl") == 4
 
 
@@ -195,19 +201,27 @@ def test_failures_lists_only_failed_rows_in_first_seen_order(
         ledger.add_pending(article_id, f"{article_id}.txt")
     for article_id in ("b", "c", "a"):
         ledger.start(article_id)
-    ledger.finish("b", Status.FAILED, failure(None, "late"))
-    ledger.finish("a", Status.DONE, completion())
-    ledger.finish("c", Status.FAILED, failure("input", "no text"))
+    ledger.finish("b", ArticleStatus.FAILED, failure(None, "late"))
+    ledger.finish("a", ArticleStatus.DONE, completion())
+    ledger.finish("c", ArticleStatus.FAILED, failure("input", "no text"))
     failed = list(ledger.failures())
     assert [(r.id, r.location, r.attempts, r.error_kind, r.error) for r in failed] == [
         ("c", "c.txt", 1, "input", "no text"),
         ("b", "b.txt", 1, None, "late"),
     ]
-    assert ledger.counts() == {Status.PENDING: 1, Status.DONE: 1, Status.FAILED: 2}
+    assert ledger.counts() == {
+        ArticleStatus.PENDING: 1,
+        ArticleStatus.DONE: 1,
+        ArticleStatus.FAILED: 2,
+    }
 
 
 def test_counts_lists_every_status_even_when_empty(ledger: Ledger) -> None:
-    assert ledger.counts() == {Status.PENDING: 0, Status.DONE: 0, Status.FAILED: 0}
+    assert ledger.counts() == {
+        ArticleStatus.PENDING: 0,
+        ArticleStatus.DONE: 0,
+        ArticleStatus.FAILED: 0,
+    }
     assert ledger.spent() == (0, 0, 0.0)
 
 
@@ -244,7 +258,7 @@ def test_grouped_writes_are_committed_together_by_commit_or_close(tmp_path: Path
     assert raw(grouped.path, "SELECT count(*) FROM articles") == [(0,)]
     grouped.commit()
     assert raw(grouped.path, "SELECT count(*) FROM articles") == [(1,)]
-    grouped.finish("a", Status.DONE, completion(), committed={"statistics.jsonl": 5})
+    grouped.finish("a", ArticleStatus.DONE, completion(), committed={"statistics.jsonl": 5})
     assert raw(grouped.path, "SELECT status FROM articles") == [("pending",)]
     grouped.close()
     assert raw(grouped.path, "SELECT status FROM articles") == [("done",)]
@@ -265,9 +279,9 @@ def test_failing_finish_in_a_group_undoes_itself_and_keeps_the_group(tmp_path: P
     grouped = Ledger.open(tmp_path, commit_interval=3600)
     grouped.add_pending("a", "a.txt")
     grouped.add_pending("b", "b.txt")
-    grouped.finish("a", Status.DONE, completion(3, 1), committed={"incidents.jsonl": 3})
+    grouped.finish("a", ArticleStatus.DONE, completion(3, 1), committed={"incidents.jsonl": 3})
     with pytest.raises(RuntimeError, match="disk gone"):
-        grouped.finish("b", Status.DONE, completion(50, 50), committed=ExplodingOffsets())
+        grouped.finish("b", ArticleStatus.DONE, completion(50, 50), committed=ExplodingOffsets())
     grouped.close()
     assert raw(grouped.path, "SELECT id, status FROM articles ORDER BY id") == [
         ("a", "done"),
@@ -276,3 +290,9 @@ def test_failing_finish_in_a_group_undoes_itself_and_keeps_the_group(tmp_path: P
     assert raw(grouped.path, "SELECT name, committed_bytes FROM outputs") == [
         ("incidents.jsonl", 3)
     ]
+
+
+def test_cached_response_is_the_latest_paid_for(ledger: Ledger) -> None:
+    ledger.log_call(call("h", response=b"first, unusable"))
+    ledger.log_call(call("h", response=b"asked again"))
+    assert ledger.cached_response("h") == b"asked again"

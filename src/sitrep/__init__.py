@@ -98,10 +98,10 @@ if _typing.TYPE_CHECKING:
         TimeOfDay,
     )
     from sitrep.run.ledger import (
+        ArticleOutcome,
         ArticleRow,
+        ArticleStatus,
         Ledger,
-        Outcome,
-        Status,
     )
     from sitrep.run.plan import (
         BatchPlan,
@@ -141,7 +141,9 @@ if _typing.TYPE_CHECKING:
 __all__ = [
     "Article",
     "ArticleError",
+    "ArticleOutcome",
     "ArticleRow",
+    "ArticleStatus",
     "Attribution",
     "AuthenticationError",
     "BadRequestError",
@@ -183,7 +185,6 @@ __all__ = [
     "MatchKind",
     "ModelConfig",
     "Munitions",
-    "Outcome",
     "OutputError",
     "OutputMode",
     "Pacer",
@@ -209,7 +210,6 @@ __all__ = [
     "SitrepError",
     "Statistic",
     "StatisticKind",
-    "Status",
     "SubEventType",
     "TimeOfDay",
     "TokenUsage",
@@ -297,7 +297,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "sitrep.wire.pacing": ("Pacer",),
     "sitrep.wire.ratelimit": ("Reservation",),
     "sitrep.wire.replay": ("replay_clients",),
-    "sitrep.run.ledger": ("ArticleRow", "Ledger", "Outcome", "Status"),
+    "sitrep.run.ledger": ("ArticleOutcome", "ArticleRow", "ArticleStatus", "Ledger"),
     "sitrep.run.plan": ("BatchPlan", "plan_batch"),
     "sitrep.run.readers": ("InputItem", "read_archives"),
     "sitrep.run.scheduler": ("BatchProgress", "BatchSummary", "run_batch"),

@@ -11,7 +11,8 @@
         ├── EndpointRejectedError the endpoint refused the request; retrying cannot help
         │   ├── AuthenticationError   401 or 403: the key is missing, wrong or not allowed
         │   └── BadRequestError       400, 404, 422: the request or model name is wrong
-        ├── TransportError        429s, 5xx, timeouts or resets outlasted the retry budget
+        ├── TransportError        429s, 5xx, timeouts or resets outlasted the retry budget,
+        │                         or the endpoint's answer was not a chat completion
         ├── RefusalError          the model declined to answer
         ├── TruncatedOutputError  the answer was cut off at the token limit
         └── InvalidOutputError    the output was still invalid once the re-ask budget was spent

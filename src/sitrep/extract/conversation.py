@@ -9,12 +9,13 @@ the output mode (`sitrep.extract.instructor_api`) and checked and completed in c
 (`sitrep.extract.assemble`). An answer that fails parsing or a check is re-asked: instructor's
 re-ask handler appends the answer and the precise problems to the conversation. Re-asks have
 their own small budget (`ModelConfig.reask_budget`) and never see transport faults, which the
-sender retries before an answer reaches this step. Refusals and truncated answers are not
-re-asked: no re-ask can mend them.
+sender retries before an answer reaches this step. Refusals, truncated answers and bodies with
+no choice to read are not re-asked: no re-ask can mend them.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,9 +25,10 @@ import pydantic
 from openai.types.chat import ChatCompletion
 
 from sitrep._version import __version__
-from sitrep.errors import InvalidOutputError, RefusalError, TruncatedOutputError
+from sitrep.errors import InvalidOutputError, RefusalError, TransportError, TruncatedOutputError
 from sitrep.extract.assemble import DraftRejectedError, assemble
 from sitrep.extract.instructor_api import PARSE_ERRORS, AnswerParser
+from sitrep.extract.request import RequestBuilder
 from sitrep.model.article import Article
 from sitrep.model.drafts import DraftExtraction
 from sitrep.model.records import Extraction, Provenance
@@ -67,6 +69,17 @@ class Conversation:
         self._prompt_version = prompt_version
         self._parser = AnswerParser.for_mode(config.mode)
 
+    @classmethod
+    def for_article(cls, article: Article, requests: RequestBuilder) -> Conversation:
+        """A conversation about `article`, its first request built by `requests`, whose model
+        configuration and prompt version it then keeps to."""
+        return cls(
+            article,
+            requests.build(article),
+            config=requests.config,
+            prompt_version=requests.prompts.version,
+        )
+
     def spent(self) -> dict[str, Any]:
         """What the answers so far cost, as the keyword arguments of an `ExtractionError`."""
         return {"usage": self.usage, "request_ids": list(self.request_ids)}
@@ -76,8 +89,9 @@ class Conversation:
     ) -> Extraction | Reask:
         """Take the answer to `request`: records if it passes, a `Reask` if not; raises an
         `ExtractionError` when no re-ask can help or the re-ask budget is spent."""
+        self._account(answer, request_id or answer.get("id"))
+        self._reject_malformed(answer)
         completion = ChatCompletion.model_construct(**answer)
-        self._account(answer, request_id or completion.id)
         self._reject_unusable(completion)
         try:
             draft = self._parser.parse(completion, DraftExtraction)
@@ -93,16 +107,25 @@ class Conversation:
             self.request = self._parser.reask(self.request, completion, exc)
             return Reask(self.request, _problems(exc))
 
-    def _account(self, answer: Mapping[str, Any], request_id: str) -> None:
+    def _account(self, answer: Mapping[str, Any], request_id: object) -> None:
         usage = usage_from_body(answer)
         if usage is not None:
             self.usage = self.usage + usage
-        self.request_ids.append(request_id)
+        if isinstance(request_id, str) and request_id:
+            self.request_ids.append(request_id)
+
+    def _reject_malformed(self, answer: Mapping[str, Any]) -> None:
+        """A body with no choice to read is the endpoint's fault, not the model's: no re-ask."""
+        choices = answer.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
+            shown = json.dumps(answer, ensure_ascii=False)[:200]
+            raise TransportError(
+                f"the endpoint's answer is not a chat completion with a choice: {shown}",
+                **self.spent(),
+            )
 
     def _reject_unusable(self, completion: ChatCompletion) -> None:
         """Answers that no re-ask can mend: refusals and truncation."""
-        if not completion.choices:
-            return  # the parser reports it, and a re-ask may mend it
         choice = completion.choices[0]
         if choice.message.refusal:
             raise RefusalError(f"the model refused: {choice.message.refusal}", **self.spent())

@@ -32,8 +32,9 @@ class Extractor:
     """Extracts incidents and statistics from articles with one model configuration.
 
     Build one and reuse it: it holds the HTTP clients and the prepared request. `call_log`
-    keeps every model call (a `sitrep.Ledger`, or anything with its `log_call`); `cache`
-    answers a request already paid for; `pacer` bounds the async requests on the wire.
+    keeps every answer, error statuses included (a `sitrep.Ledger`, or anything with its
+    `log_call`); `cache` answers a request already paid for; `pacer` bounds the async
+    requests on the wire.
     """
 
     def __init__(
@@ -99,12 +100,7 @@ class Extractor:
 
     def start(self, article: Article) -> Conversation:
         """A conversation about `article`, its first request built."""
-        return Conversation(
-            article,
-            self.requests.build(article),
-            config=self.config,
-            prompt_version=self.prompts.version,
-        )
+        return Conversation.for_article(article, self.requests)
 
     def request_for(self, article: Article) -> dict[str, Any]:
         """The chat completion request's arguments for `article`, as they will be sent."""

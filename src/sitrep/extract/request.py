@@ -10,10 +10,9 @@ one that writes requests to a file.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 from sitrep.errors import ArticleError
@@ -33,9 +32,9 @@ class RequestBuilder:
         self._static = _static_request(config)
 
     @property
-    def static(self) -> Mapping[str, Any]:
-        """Every field of a request but its messages, the same for every article."""
-        return MappingProxyType(self._static)
+    def static(self) -> dict[str, Any]:
+        """A copy of every field of a request but its messages, the same for every article."""
+        return copy.deepcopy(self._static)
 
     def build(self, article: Article) -> dict[str, Any]:
         """The request body for `article`; raises `ArticleError` if it is too long to send."""

@@ -104,7 +104,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-class Status(StrEnum):
+class ArticleStatus(StrEnum):
     PENDING = "pending"  # seen, not finished: never started, in flight when stopped, or over budget
     DONE = "done"
     FAILED = "failed"
@@ -114,14 +114,14 @@ class Status(StrEnum):
 class ArticleRow:
     id: str
     location: str
-    status: Status
+    status: ArticleStatus
     attempts: int
     error_kind: str | None
     error: str | None
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class ArticleOutcome:
     """What finishing one article writes to its row."""
 
     model: str | None
@@ -230,12 +230,12 @@ class Ledger:
         ).fetchone()
         if row is None:
             return None
-        return ArticleRow(row[0], row[1], Status(row[2]), row[3], row[4], row[5])
+        return ArticleRow(row[0], row[1], ArticleStatus(row[2]), row[3], row[4], row[5])
 
     def add_pending(self, article_id: str, location: str) -> None:
         self._write(
             "INSERT OR IGNORE INTO articles (id, location, status, first_seen) VALUES (?, ?, ?, ?)",
-            (article_id, location, Status.PENDING, _now()),
+            (article_id, location, ArticleStatus.PENDING, _now()),
         )
 
     def add_duplicate(self, article_id: str, location: str) -> None:
@@ -250,8 +250,8 @@ class Ledger:
     def finish(
         self,
         article_id: str,
-        status: Status,
-        outcome: Outcome,
+        status: ArticleStatus,
+        outcome: ArticleOutcome,
         committed: Mapping[str, int] | None = None,
     ) -> None:
         """Close an article and move the output offsets, all or nothing."""
@@ -301,11 +301,11 @@ class Ledger:
             "WHERE status = 'failed' ORDER BY first_seen, id"
         )
         for row in rows:
-            yield ArticleRow(row[0], row[1], Status(row[2]), row[3], row[4], row[5])
+            yield ArticleRow(row[0], row[1], ArticleStatus(row[2]), row[3], row[4], row[5])
 
-    def counts(self) -> dict[Status, int]:
+    def counts(self) -> dict[ArticleStatus, int]:
         found = dict(self._db.execute("SELECT status, count(*) FROM articles GROUP BY status"))
-        return {status: int(found.get(status, 0)) for status in Status}
+        return {status: int(found.get(status, 0)) for status in ArticleStatus}
 
     def spent(self) -> tuple[int, int, float]:
         """Prompt tokens, completion tokens and cost over every article so far."""
@@ -349,10 +349,14 @@ class Ledger:
         )
 
     def cached_response(self, request_hash: str) -> bytes | None:
-        """A successful response already paid for with exactly this request, in any run."""
+        """The latest successful response paid for with exactly this request, in any run.
+
+        The latest, because a request is paid for again only when an earlier answer was not
+        usable (an article retried afresh, a body that was not JSON).
+        """
         row = self._db.execute(
             "SELECT response FROM calls WHERE request_hash = ? AND status = 200 "
-            "AND response IS NOT NULL AND from_cache = 0 LIMIT 1",
+            "AND response IS NOT NULL AND from_cache = 0 ORDER BY id DESC LIMIT 1",
             (request_hash,),
         ).fetchone()
         return zlib.decompress(row[0]) if row else None

@@ -16,7 +16,7 @@ from sitrep.errors import ArticleError
 from sitrep.extract.request import RequestBuilder
 from sitrep.model.article import Article
 from sitrep.run.budget import price_for, token_counter
-from sitrep.run.ledger import LEDGER_NAME, Ledger, Status
+from sitrep.run.ledger import LEDGER_NAME, ArticleStatus, Ledger
 from sitrep.run.readers import InputItem
 from sitrep.settings import BatchOptions, ModelConfig
 
@@ -48,14 +48,14 @@ def plan_batch(
     options = options or BatchOptions()
     count, exact = token_counter(config.model)
     requests = RequestBuilder(config)
-    fixed = count(json.dumps(dict(requests.static))) + count(requests.prompts.system)
+    fixed = count(json.dumps(requests.static)) + count(requests.prompts.system)
     ledger = Ledger(out_dir / LEDGER_NAME) if out_dir and (out_dir / LEDGER_NAME).exists() else None
     articles = unreadable = done = prompt = 0
     try:
         for raw in inputs:
             item = raw if isinstance(raw, InputItem) else InputItem.from_article(raw)
             row = ledger.get(item.id) if ledger else None
-            if row is not None and row.status is Status.DONE:
+            if row is not None and row.status is ArticleStatus.DONE:
                 done += 1
             elif item.article is None:
                 unreadable += 1

@@ -32,7 +32,7 @@ from sitrep.model.records import Extraction
 from sitrep.model.schemas import schema_version
 from sitrep.model.usage import TokenUsage
 from sitrep.run.budget import Budget, price_for
-from sitrep.run.ledger import Ledger, Outcome, Status
+from sitrep.run.ledger import ArticleOutcome, ArticleStatus, Ledger
 from sitrep.run.readers import InputItem
 from sitrep.run.store import RunStore
 from sitrep.settings import BatchOptions, ModelConfig
@@ -143,9 +143,9 @@ async def run_batch(
         counts = store.ledger.counts()
     return BatchSummary(
         run=scheduler.progress(),
-        done=counts[Status.DONE],
-        failed=counts[Status.FAILED],
-        pending=counts[Status.PENDING],
+        done=counts[ArticleStatus.DONE],
+        failed=counts[ArticleStatus.FAILED],
+        pending=counts[ArticleStatus.PENDING],
         stopped=stopped,
         output_dir=out_dir,
     )
@@ -199,12 +199,17 @@ class Scheduler:
         self.on_progress = on_progress
         self.counts = _Counts()
         self.in_flight: dict[str, asyncio.Task[None]] = {}
+        # The first error an article could not be finished with (the store failing: a full
+        # disk). It stops the run: nothing more is read or sent, and `settle` raises it.
+        self.broken: BaseException | None = None
         self.started = time.monotonic()
         self.slots = asyncio.Semaphore(options.concurrency * ARTICLES_PER_REQUEST)
 
     async def consume(self, inputs: Inputs, stop: asyncio.Event) -> str | None:
         stopped: str | None = None
         async for raw in _aiter(inputs):
+            if self.broken is not None:
+                return "stopped"  # settle() raises what broke it
             if stop.is_set():
                 # Read no further: a stop must be prompt, and the next run reads the rest anyway.
                 # Past the cost ceiling, reading goes on to count and record what is left.
@@ -221,7 +226,8 @@ class Scheduler:
                 self.counts.deferred += 1
                 continue
             await self.slots.acquire()
-            if stop.is_set():  # set while waiting for a slot: this one was read, and stays pending
+            if stop.is_set() or self.broken is not None:
+                # Set while waiting for a slot: this one was read, and stays pending.
                 self.slots.release()
                 self.counts.deferred += 1
                 return "stopped"
@@ -229,8 +235,10 @@ class Scheduler:
         return stopped
 
     async def settle(self) -> None:
-        """Wait for the articles in flight to finish."""
-        await asyncio.gather(*self.in_flight.values())
+        """Wait for the articles in flight to finish; raise what broke the run, if anything did."""
+        await asyncio.gather(*self.in_flight.values(), return_exceptions=True)
+        if self.broken is not None:
+            raise self.broken
 
     async def abandon(self) -> None:
         """Cancel the articles in flight; never committed, they stay pending."""
@@ -267,7 +275,7 @@ class Scheduler:
             ledger.add_duplicate(item.id, item.location)
             return None
         if item.article is None:  # unreadable: a failure straight away, once
-            if row is None or (self.options.retry_failed and row.status is Status.FAILED):
+            if row is None or (self.options.retry_failed and row.status is ArticleStatus.FAILED):
                 ledger.add_pending(item.id, item.location)
                 ledger.start(item.id)
                 self._finish_failed(item.id, "input", item.error or "unreadable", TokenUsage())
@@ -277,9 +285,9 @@ class Scheduler:
         if row is None:
             ledger.add_pending(item.id, item.location)
             return _Start.NEW
-        if row.status is Status.PENDING:
+        if row.status is ArticleStatus.PENDING:
             return _Start.RESUME
-        if row.status is Status.FAILED and self.options.retry_failed:
+        if row.status is ArticleStatus.FAILED and self.options.retry_failed:
             return _Start.RETRY
         self.counts.skipped += 1
         return None
@@ -299,7 +307,15 @@ class Scheduler:
                 if self.on_progress is not None:
                     self.on_progress(self.progress())
 
-        self.in_flight[article.id] = asyncio.create_task(extract_one())
+        task = asyncio.create_task(extract_one())
+        task.add_done_callback(self._note_breakage)
+        self.in_flight[article.id] = task
+
+    def _note_breakage(self, task: asyncio.Task[None]) -> None:
+        """Keep the first error that escaped an article: every error of the article's own is
+        already its failure (`_extract`), so what escapes is the store's, and ends the run."""
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self.broken = self.broken or error
 
     async def _extract(self, article: Article, *, fresh: bool) -> None:
         try:
@@ -339,9 +355,9 @@ class Scheduler:
         statistics: int = 0,
         error_kind: str | None = None,
         error: str | None = None,
-    ) -> Outcome:
+    ) -> ArticleOutcome:
         cost = self.budget.charge(usage)
-        return Outcome(
+        return ArticleOutcome(
             model=self.extractor.config.model,
             prompt_version=self.extractor.prompts.version,
             schema_version=schema_version(),

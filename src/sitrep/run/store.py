@@ -22,7 +22,7 @@ from filelock import FileLock, Timeout
 from sitrep.errors import OutputError
 from sitrep.model.article import Article
 from sitrep.model.records import Extraction
-from sitrep.run.ledger import Ledger, Outcome, Status
+from sitrep.run.ledger import ArticleOutcome, ArticleStatus, Ledger
 from sitrep.run.outputs import Outputs, write_failures
 
 # Held by the run writing to an output directory.
@@ -50,19 +50,21 @@ class RunStore:
                 write_failures(directory, ledger)
                 outputs.close()
 
-    def finish_done(self, article: Article, extraction: Extraction, outcome: Outcome) -> None:
+    def finish_done(
+        self, article: Article, extraction: Extraction, outcome: ArticleOutcome
+    ) -> None:
         """Append the article's records and text and mark it done, all or nothing."""
         sizes = self.outputs.sizes()
         committed = self.outputs.append(article, extraction)
         try:
-            self.ledger.finish(article.id, Status.DONE, outcome, committed=committed)
+            self.ledger.finish(article.id, ArticleStatus.DONE, outcome, committed=committed)
         except BaseException:
             # The article stays pending: its records must not ride in with the next commit.
             self.outputs.cut_back(sizes)
             raise
 
-    def finish_failed(self, article_id: str, outcome: Outcome) -> None:
-        self.ledger.finish(article_id, Status.FAILED, outcome)
+    def finish_failed(self, article_id: str, outcome: ArticleOutcome) -> None:
+        self.ledger.finish(article_id, ArticleStatus.FAILED, outcome)
 
 
 @contextlib.contextmanager

@@ -5,15 +5,18 @@ its status, usage, latency and raw response. A `ResponseCache` answers a request
 already paid for with the same bytes. The batch's ledger (`sitrep.run.ledger.Ledger`) is both;
 anything with the same methods will do.
 
-A request is identified by `request_hash`: method, path and body. Model, messages, schema and
-every parameter are in the body, so two requests with the same hash would get the same answer.
+A request is identified by `request_hash`: its method, path and body (as `encode_request`
+writes it). Model, messages, schema and every parameter are in the body, so two requests with
+the same hash would get the same answer.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,12 @@ class CallLog(Protocol):
 class ResponseCache(Protocol):
     def cached_response(self, request_hash: str) -> bytes | None:
         """The body of a successful answer already paid for with this request, if any."""
+
+
+def encode_request(request: Mapping[str, Any]) -> bytes:
+    """The bytes a request body is sent as: JSON as the openai SDK encodes a body (compact,
+    UTF-8, no NaN), so that a body posted by sitrep or by the SDK hashes alike."""
+    return json.dumps(request, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 def request_hash(method: str, path: str, body: bytes) -> str:

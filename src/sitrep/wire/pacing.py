@@ -33,20 +33,20 @@ class Pacer:
         expected_output_tokens: int = 1000,
     ) -> None:
         self._slots = asyncio.Semaphore(concurrency) if concurrency else None
-        self.limiter = RateLimiter(rpm, tpm)
+        self._limiter = RateLimiter(rpm, tpm)
         self._expected_output = expected_output_tokens
 
     @property
     def rate_limited(self) -> int:
         """429s observed so far."""
-        return self.limiter.rate_limited
+        return self._limiter.rate_limited
 
     @contextlib.asynccontextmanager
     async def passage(self, body: bytes) -> AsyncIterator[Reservation]:
         """Hold a place on the wire for one request of these bytes."""
         async with self._slots or contextlib.nullcontext():
             # The slot before the limiter: a reservation is stamped when the request goes out.
-            yield await self.limiter.acquire(estimate_tokens(body) + self._expected_output)
+            yield await self._limiter.acquire(estimate_tokens(body) + self._expected_output)
 
     def settle(
         self,
@@ -63,5 +63,5 @@ class Pacer:
                 + _AVERAGE_WEIGHT * usage.completion_tokens
             )
         used = usage.prompt_tokens + usage.completion_tokens if usage is not None else 0
-        self.limiter.settle(reservation, used)
-        self.limiter.observe(status, headers)
+        self._limiter.settle(reservation, used)
+        self._limiter.observe(status, headers)

@@ -4,15 +4,17 @@
     wire] → POST → the call logged (`CallLog`) → the answer's JSON body, or a transport fault
     retried (`sitrep.wire.faults`) until it is cured or becomes a `SitrepError`
 
-Requests are posted as they are built: already plain JSON, serialized here exactly as the SDK
-would (`_encode`), so that request hashes and recorded cassettes match whichever posted them.
+Requests are posted as they are built: already plain JSON, serialized exactly as the SDK would
+(`sitrep.wire.calls.encode_request`), so that request hashes and recorded cassettes match
+whichever posted them.
 `chat.completions.create()` would first walk every request against the SDK's parameter types,
 which changes nothing here and cost 1.6 ms of CPU a request on the benchmark machine
 (BENCHMARKS.md); the path and the auth are what it would use. The answer comes back as the
 HTTP response, so that its raw bytes can be logged and its JSON parsed once.
 
-Sync and async share everything but the I/O: `send` and `asend` differ only where one waits
-and the other awaits.
+Sync and async share everything but the I/O: `send` and `asend` differ where one waits and the
+other awaits, and in the pacer, which only the async path takes (the sync path sends one
+request at a time, so there is nothing to bound).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from openai import RequestOptions
 from sitrep.errors import TransportError
 from sitrep.model.usage import TokenUsage, usage_from_body
 from sitrep.settings import ModelConfig
-from sitrep.wire.calls import Call, CallLog, CallTag, ResponseCache, request_hash
+from sitrep.wire.calls import Call, CallLog, CallTag, ResponseCache, encode_request, request_hash
 from sitrep.wire.faults import async_retrying, sync_retrying, translate
 from sitrep.wire.pacing import Pacer
 from sitrep.wire.ratelimit import Reservation
@@ -115,9 +117,12 @@ class ChatSender:
             raise translate(exc) from exc
 
     def close(self) -> None:
+        """Close the sync client (the async one needs `aclose`)."""
         self._client.close()
 
     async def aclose(self) -> None:
+        """Close both clients."""
+        self._client.close()
         await self._async_client.close()
 
     def _post(self, outgoing: _Outgoing) -> Reply:
@@ -160,7 +165,7 @@ class ChatSender:
         return self._reply(outgoing, response, latency_ms, reservation)
 
     def _outgoing(self, request: Mapping[str, Any], tag: CallTag) -> _Outgoing:
-        content = _encode(request)
+        content = encode_request(request)
         return _Outgoing(content, request_hash(_METHOD, self._path, content), tag)
 
     def _cached(self, outgoing: _Outgoing) -> Reply | None:
@@ -205,21 +210,20 @@ class ChatSender:
         latency_ms: float,
         reservation: Reservation | None = None,
     ) -> dict[str, Any] | None:
-        """Log the answer and tell the pacer; return its JSON body if it is a success."""
+        """Tell the pacer and log the answer; return its JSON body if it is a success."""
         status, content = response.status_code, response.content
-        body = _json_object(content) if status == 200 else None
+        body = _json_object(content) if response.is_success else None
         usage = usage_from_body(body) if body is not None else None
-        request_id = response.headers.get("x-request-id")
+        if self._pacer is not None and reservation is not None:
+            self._pacer.settle(reservation, status, response.headers, usage)
         self._keep(
             outgoing,
             status,
             latency_ms=latency_ms,
             usage=usage,
-            request_id=request_id,
+            request_id=response.headers.get("x-request-id"),
             content=content,
         )
-        if self._pacer is not None and reservation is not None:
-            self._pacer.settle(reservation, status, response.headers, usage)
         return body
 
     def _keep(
@@ -252,11 +256,6 @@ class ChatSender:
                 schema_version=tag.schema_version,
             )
         )
-
-
-def _encode(request: Mapping[str, Any]) -> bytes:
-    """The request's JSON as the openai SDK encodes a body: compact, UTF-8, no NaN."""
-    return json.dumps(request, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 def _json_object(content: bytes) -> dict[str, Any] | None:

@@ -300,6 +300,9 @@ class Scheduler:
             try:
                 self.store.ledger.start(article.id)
                 await self._extract(article, fresh=fresh)
+            except Exception as exc:
+                self._break(exc)
+                raise
             finally:
                 self.budget.release(estimate)
                 del self.in_flight[article.id]
@@ -308,14 +311,24 @@ class Scheduler:
                     self.on_progress(self.progress())
 
         task = asyncio.create_task(extract_one())
-        task.add_done_callback(self._note_breakage)
+        # Retrieved here, so a task that broke the run is never reported as unretrieved.
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
         self.in_flight[article.id] = task
 
-    def _note_breakage(self, task: asyncio.Task[None]) -> None:
-        """Keep the first error that escaped an article: every error of the article's own is
-        already its failure (`_extract`), so what escapes is the store's, and ends the run."""
-        if not task.cancelled() and (error := task.exception()) is not None:
-            self.broken = self.broken or error
+    def _break(self, error: Exception) -> None:
+        """Stop the run on an error that escaped an article.
+
+        Every error of the article's own is already its failure (`_extract`), so what escapes is
+        the store's (a full disk), and nothing more can be kept: no article starts, the others
+        in flight are abandoned (never committed, they stay pending), and `settle` raises it.
+        Set before the article's slot is released, so that no waiting article starts on it.
+        """
+        if self.broken is None:
+            self.broken = error
+            current = asyncio.current_task()
+            for task in self.in_flight.values():
+                if task is not current:
+                    task.cancel()
 
     async def _extract(self, article: Article, *, fresh: bool) -> None:
         try:

@@ -160,12 +160,6 @@ def test_fresh_asks_the_endpoint_even_when_the_cache_has_the_answer(
     assert [c.from_cache for c in ledger.calls_for(article.id)] == [False, False]
 
 
-def test_without_a_log_nothing_is_written(tmp_path: Path, article: Article) -> None:
-    client = httpx2.Client(transport=httpx2.MockTransport(Endpoint(MORTAR)))
-    Extractor(CONFIG, api_key="k", http_client=client).extract(article)
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_a_ledger_from_before_the_call_versions_gains_them_and_keeps_its_calls(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, article: Article
 ) -> None:

@@ -81,21 +81,6 @@ def test_arguments_that_are_not_json_raise_a_parse_error_that_is_re_asked() -> N
         AnswerParser(OutputMode.TOOLS).parse(completion(answer), DraftExtraction)
 
 
-def test_reask_appends_the_answer_and_the_problem_and_leaves_the_request_alone() -> None:
-    answer = wire.message(tool_calls=[wire.tool_call("call_1", TOOL_NAME, EMPTY)])
-    original = json.loads(json.dumps(REQUEST))
-    problem = ValueError("incidents[0].evidence[0]: the quote is not in the article")
-    reasked = AnswerParser(OutputMode.TOOLS).reask(REQUEST, completion(answer), problem)
-    assert original == REQUEST
-    assert reasked["messages"][: len(REQUEST["messages"])] == REQUEST["messages"]
-    added = reasked["messages"][len(REQUEST["messages"]) :]
-    assert added[0]["role"] == "assistant"
-    assert "the quote is not in the article" in json.dumps(added[1:])
-    assert {k: v for k, v in reasked.items() if k != "messages"} == {
-        k: v for k, v in REQUEST.items() if k != "messages"
-    }
-
-
 def test_parser_of_a_mode_is_made_once() -> None:
     assert AnswerParser.for_mode(OutputMode.TOOLS) is AnswerParser.for_mode(OutputMode.TOOLS)
     assert AnswerParser.for_mode(OutputMode.TOOLS) is not AnswerParser.for_mode(

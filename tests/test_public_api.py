@@ -40,6 +40,7 @@ EXPECTED = {
     "CasualtyFigure",
     "CasualtyOutcome",
     "ConfigurationError",
+    "ContextOverflowError",
     "Conversation",
     "Damage",
     "DamageLevel",
@@ -70,7 +71,10 @@ EXPECTED = {
     "ModelConfig",
     "Munitions",
     "OutputError",
+    "OutputCapField",
     "OutputMode",
+    "PromptProfile",
+    "ReaskStyle",
     "Pacer",
     "Perpetrator",
     "Place",
@@ -121,7 +125,7 @@ def test_every_public_name_is_importable_from_the_package() -> None:
 
 def test_every_error_derives_from_sitrep_error() -> None:
     errors = [getattr(sitrep, n) for n in sitrep.__all__ if n.endswith("Error")]
-    assert len(errors) == 13
+    assert len(errors) == 14
     assert all(issubclass(e, sitrep.SitrepError) for e in errors)
 
 

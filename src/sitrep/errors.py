@@ -3,7 +3,8 @@
     SitrepError
     ├── ConfigurationError        settings that cannot work (unknown mode, missing key)
     ├── ArticleError              an article that cannot be processed: empty, binary, not UTF-8,
-    │                             too long, or with an unreadable publication date
+    │   │                         too long, or with an unreadable publication date
+    │   └── ContextOverflowError  its request cannot fit the model's context window
     ├── ReplayError               no recorded response matches a request (replay mode)
     ├── OutputError               a batch's output files disagree with its ledger, or another
     │                             run is writing to them
@@ -12,9 +13,11 @@
         │   ├── AuthenticationError   401 or 403: the key is missing, wrong or not allowed
         │   └── BadRequestError       400, 404, 422: the request or model name is wrong
         ├── TransportError        429s, 5xx, timeouts or resets outlasted the retry budget,
-        │                         or the endpoint's answer was not a chat completion
+        │                         a timed-out request was not sent again, or the endpoint's
+        │                         answer was not a chat completion
         ├── RefusalError          the model declined to answer
-        ├── TruncatedOutputError  the answer was cut off at the token limit
+        ├── TruncatedOutputError  the answer was cut off at the token limit (finish_reason
+        │                         "length", or every allowed output token used)
         └── InvalidOutputError    the output was still invalid once the re-ask budget was spent
 
 Errors from the openai SDK are wrapped at the boundary (`raise ... from exc`).
@@ -36,6 +39,10 @@ class ConfigurationError(SitrepError):
 
 
 class ArticleError(SitrepError):
+    pass
+
+
+class ContextOverflowError(ArticleError):
     pass
 
 

@@ -14,10 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
+from typing import TypeVar
+from urllib.parse import urlsplit
 
 from sitrep.errors import ConfigurationError
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+_OPENAI_HOST = "api.openai.com"
 DEFAULT_MODEL = "gpt-4.1-mini"
 # Some 15,000 tokens: room for any news article in every current model's context, with the
 # prompt, and a guard against whole books or scraped page dumps.
@@ -29,6 +32,47 @@ class OutputMode(StrEnum):
 
     TOOLS = "tools"  # a forced function call: the widest support among compatible servers
     JSON_SCHEMA = "json_schema"  # strict structured output (response_format json_schema)
+    # response_format json_object with the schema in the prompt, for servers that refuse
+    # json_schema (llama.cpp's server answers it with a 500); checked in code the same way.
+    JSON_OBJECT = "json_object"
+
+
+class PromptProfile(StrEnum):
+    """Which prompt set to send: each is a directory under `prompts/`."""
+
+    FULL = "full"  # the full instructions and two worked examples
+    COMPACT = "compact"  # the rules in brief and no example, for small context windows
+
+
+class OutputCapField(StrEnum):
+    """The request field that carries `max_output_tokens`."""
+
+    AUTO = "auto"  # max_completion_tokens for OpenAI itself, max_tokens for any other server
+    MAX_COMPLETION_TOKENS = "max_completion_tokens"  # OpenAI's current name
+    MAX_TOKENS = "max_tokens"  # the older name, the one compatible servers read
+
+
+class ReaskStyle(StrEnum):
+    """How the problems with an invalid function call are sent back."""
+
+    AUTO = "auto"  # tool for OpenAI itself, user for any other server
+    TOOL = "tool"  # a `tool` message answering the call, as OpenAI expects
+    # The answer as the assistant's text and the problems as a user message: some servers'
+    # chat templates drop `tool` messages, so a correction sent that way never reaches the model.
+    USER = "user"
+
+
+# Context windows of the listed models in tokens (OpenAI's model pages), by name prefix as for
+# prices. A model not listed has no known window unless `ModelConfig.context_window` gives one.
+KNOWN_CONTEXT_WINDOWS: Mapping[str, int] = MappingProxyType(
+    {
+        "gpt-5": 400_000,
+        "gpt-4.1": 1_047_576,
+        "gpt-4o": 128_000,
+        "o4-mini": 200_000,
+        "o3": 200_000,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +84,10 @@ class RetryPolicy:
     max_wait: float = 60.0  # cap on one backoff wait (a longer Retry-After is still honoured)
     jitter: float = 1.0  # up to this many random seconds added to each backoff wait
     deadline: float = 300.0  # no attempt starts once this many seconds have passed
+    # Whether a request that timed out waiting for its answer is sent again. None: only to
+    # OpenAI itself. A local server keeps computing an answer nobody waits for, so a copy sent
+    # again queues behind it and times out in turn.
+    resend_timed_out: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +97,16 @@ class ModelConfig:
     model: str
     base_url: str = OPENAI_BASE_URL
     mode: OutputMode = OutputMode.TOOLS
+    prompt_profile: PromptProfile = PromptProfile.FULL
     temperature: float | None = 0.0  # None leaves it to the server (some models refuse 0)
     max_output_tokens: int = 4096
+    output_cap_field: OutputCapField = OutputCapField.AUTO
+    # Tokens the model reads and writes in one request; None: the known window of the model
+    # (KNOWN_CONTEXT_WINDOWS), or no check before sending when it is not known.
+    context_window: int | None = None
     request_timeout: float = 120.0  # seconds for one HTTP request
     reask_budget: int = 2  # re-asks after invalid output, on top of the first answer
+    reask_style: ReaskStyle = ReaskStyle.AUTO
     max_article_chars: int = MAX_ARTICLE_CHARS
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
@@ -63,6 +117,50 @@ class ModelConfig:
             raise ConfigurationError("reask_budget cannot be negative")
         if self.max_output_tokens < 1:
             raise ConfigurationError("max_output_tokens must be positive")
+        if self.request_timeout <= 0:
+            raise ConfigurationError("request_timeout must be positive")
+        if self.context_window is not None and self.context_window <= self.max_output_tokens:
+            raise ConfigurationError(
+                f"a context window of {self.context_window} tokens leaves no room for the "
+                f"prompt beside {self.max_output_tokens} output tokens (max_output_tokens)"
+            )
+
+    # What the AUTO settings become. OpenAI's own endpoint is told apart from every other
+    # server by its host, here and nowhere else.
+    @property
+    def is_openai(self) -> bool:
+        """Whether the endpoint is OpenAI's own API."""
+        return urlsplit(self.base_url).hostname == _OPENAI_HOST
+
+    @property
+    def cap_field(self) -> OutputCapField:
+        if self.output_cap_field is not OutputCapField.AUTO:
+            return self.output_cap_field
+        if self.is_openai:
+            return OutputCapField.MAX_COMPLETION_TOKENS
+        return OutputCapField.MAX_TOKENS
+
+    @property
+    def reask_as(self) -> ReaskStyle:
+        """TOOL or USER. Only a function call can be answered by a `tool` message."""
+        if self.mode is not OutputMode.TOOLS:
+            return ReaskStyle.USER
+        if self.reask_style is not ReaskStyle.AUTO:
+            return self.reask_style
+        return ReaskStyle.TOOL if self.is_openai else ReaskStyle.USER
+
+    @property
+    def context_tokens(self) -> int | None:
+        """The model's context window in tokens, if it is given or known."""
+        if self.context_window is not None:
+            return self.context_window
+        return longest_prefix(self.model, KNOWN_CONTEXT_WINDOWS)
+
+    @property
+    def resends_timed_out(self) -> bool:
+        if self.retry.resend_timed_out is not None:
+            return self.retry.resend_timed_out
+        return self.is_openai
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +204,13 @@ class BatchOptions:
     prices: Mapping[str, Price] = field(default_factory=lambda: dict(DEFAULT_PRICES))
     expected_output_tokens: int = 1000  # for budgets before a response says how many it used
     use_cache: bool = True  # serve identical requests from earlier answers
+
+
+Value = TypeVar("Value")
+
+
+def longest_prefix(model: str, table: Mapping[str, Value]) -> Value | None:
+    """The entry of the longest listed name `model` starts with: a dated model name
+    ("gpt-4.1-mini-2025-04-14") takes the entry of its family."""
+    names = [name for name in table if model == name or model.startswith(name + "-")]
+    return table[max(names, key=len)] if names else None

@@ -9,6 +9,7 @@ articles left pending; 130 interrupted.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -17,7 +18,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 import httpx2
@@ -45,7 +46,10 @@ from sitrep.settings import (
     DEFAULT_PRICES,
     BatchOptions,
     ModelConfig,
+    OutputCapField,
     OutputMode,
+    PromptProfile,
+    ReaskStyle,
 )
 from sitrep.wire.replay import AsyncReplayTransport, Recordings, replay_clients
 
@@ -54,6 +58,8 @@ _MODEL_DEFAULTS = ModelConfig(model=DEFAULT_MODEL)
 _BATCH_DEFAULTS = BatchOptions()
 # Replay never sends a request, so no real key is needed or used.
 _REPLAY_KEY = "sk-replay-no-key"
+# What is sent as the key to a server other than OpenAI's when none is set: the SDK needs one.
+_NO_KEY = "sk-no-key"
 
 
 @click.group()
@@ -69,7 +75,8 @@ def main(verbose: bool) -> None:
 
 
 def model_options(command: Callable[..., None]) -> Callable[..., None]:
-    """The options every command that talks to a model shares."""
+    """The options every command that talks to a model shares, handed to the command as one
+    `config: ModelConfig` (and `replay`)."""
     options = [
         click.option(
             "--model",
@@ -90,7 +97,46 @@ def model_options(command: Callable[..., None]) -> Callable[..., None]:
             type=click.Choice([m.value for m in OutputMode]),
             default=_MODEL_DEFAULTS.mode.value,
             show_default=True,
-            help="tools: a forced function call; json_schema: strict structured output.",
+            help="tools: a forced function call; json_schema: strict structured output; "
+            "json_object: any JSON, the schema in the prompt (for servers that refuse "
+            "json_schema).",
+        ),
+        click.option(
+            "--prompt-profile",
+            type=click.Choice([p.value for p in PromptProfile]),
+            default=_MODEL_DEFAULTS.prompt_profile.value,
+            show_default=True,
+            help="full: every rule and two worked examples; compact: the rules in brief, for "
+            "small context windows.",
+        ),
+        click.option(
+            "--max-output-tokens",
+            type=click.IntRange(1),
+            default=_MODEL_DEFAULTS.max_output_tokens,
+            show_default=True,
+            help="Cap on the tokens of one answer.",
+        ),
+        click.option(
+            "--output-cap-field",
+            type=click.Choice([f.value for f in OutputCapField]),
+            default=_MODEL_DEFAULTS.output_cap_field.value,
+            show_default=True,
+            help="The request field that carries the cap; auto: max_completion_tokens for "
+            "OpenAI, max_tokens for other servers.",
+        ),
+        click.option(
+            "--context-window",
+            type=click.IntRange(1),
+            help="The model's context window in tokens; requests that cannot fit are not "
+            "sent. Known for OpenAI's models.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(0, min_open=True),
+            default=_MODEL_DEFAULTS.request_timeout,
+            show_default=True,
+            help="Seconds to wait for one answer. A request that timed out is sent again "
+            "only to OpenAI: another server may still be computing it.",
         ),
         click.option(
             "--reask-budget",
@@ -98,6 +144,15 @@ def model_options(command: Callable[..., None]) -> Callable[..., None]:
             default=_MODEL_DEFAULTS.reask_budget,
             show_default=True,
             help="Re-asks after invalid output.",
+        ),
+        click.option(
+            "--reask-as",
+            type=click.Choice([r.value for r in ReaskStyle]),
+            default=_MODEL_DEFAULTS.reask_style.value,
+            show_default=True,
+            help="How problems go back after an invalid function call: tool (a tool message) "
+            "or user (for servers whose chat templates drop tool messages); auto: tool for "
+            "OpenAI, user for other servers.",
         ),
         click.option(
             "--max-article-chars",
@@ -112,37 +167,76 @@ def model_options(command: Callable[..., None]) -> Callable[..., None]:
             help="Answer from the recorded responses in this directory; nothing is sent.",
         ),
     ]
+
+    @functools.wraps(command)
+    def with_config(**kwargs: Any) -> None:
+        settings = {name: kwargs.pop(name) for name in _MODEL_OPTIONS}
+        command(config=_config(**settings), **kwargs)
+
+    wrapped: Callable[..., None] = with_config
     for option in reversed(options):
-        command = option(command)
-    return command
+        wrapped = option(wrapped)
+    return wrapped
+
+
+_MODEL_OPTIONS = (
+    "model",
+    "base_url",
+    "mode",
+    "prompt_profile",
+    "max_output_tokens",
+    "output_cap_field",
+    "context_window",
+    "timeout",
+    "reask_budget",
+    "reask_as",
+    "max_article_chars",
+)
 
 
 def _config(
-    model: str, base_url: str, mode: str, reask_budget: int, max_article_chars: int
+    *,
+    model: str,
+    base_url: str,
+    mode: str,
+    prompt_profile: str,
+    max_output_tokens: int,
+    output_cap_field: str,
+    context_window: int | None,
+    timeout: float,
+    reask_budget: int,
+    reask_as: str,
+    max_article_chars: int,
 ) -> ModelConfig:
     try:
         return ModelConfig(
             model=model,
             base_url=base_url,
             mode=OutputMode(mode),
+            prompt_profile=PromptProfile(prompt_profile),
+            max_output_tokens=max_output_tokens,
+            output_cap_field=OutputCapField(output_cap_field),
+            context_window=context_window,
+            request_timeout=timeout,
             reask_budget=reask_budget,
+            reask_style=ReaskStyle(reask_as),
             max_article_chars=max_article_chars,
         )
     except ConfigurationError as exc:
         _fail(str(exc), code=2)
 
 
-def _api_key(replay: Path | None) -> str:
+def _api_key(replay: Path | None, config: ModelConfig) -> str:
     if replay is not None:
         return _REPLAY_KEY
     api_key = os.environ.get("OPENAI_API_KEY", "")
-    if not api_key:
+    if not api_key and config.is_openai:
         _fail(
-            "OPENAI_API_KEY is not set. Set it to your key (any non-empty value for a local "
-            "server that does not check keys), or use --replay DIR to answer from recordings.",
+            "OPENAI_API_KEY is not set. Set it to your key, point --base-url at a server that "
+            "needs none, or use --replay DIR to answer from recordings.",
             code=2,
         )
-    return api_key
+    return api_key or _NO_KEY  # a local server that checks no key needs none
 
 
 @main.command()
@@ -156,11 +250,7 @@ def _api_key(replay: Path | None) -> str:
 def extract(
     file: Path,
     published: datetime | None,
-    model: str,
-    base_url: str,
-    mode: str,
-    reask_budget: int,
-    max_article_chars: int,
+    config: ModelConfig,
     replay: Path | None,
 ) -> None:
     """Extract one article and print its records as JSON.
@@ -172,8 +262,7 @@ def extract(
         article = Article.from_file(file, published=day)
     except ArticleError as exc:
         _fail(str(exc), code=3)
-    config = _config(model, base_url, mode, reask_budget, max_article_chars)
-    api_key = _api_key(replay)
+    api_key = _api_key(replay, config)
     try:
         if replay is not None:
             sync_client, async_client = replay_clients(replay)
@@ -226,11 +315,7 @@ def extract(
 def run(
     archives: tuple[Path, ...],
     out_dir: Path,
-    model: str,
-    base_url: str,
-    mode: str,
-    reask_budget: int,
-    max_article_chars: int,
+    config: ModelConfig,
     replay: Path | None,
     concurrency: int,
     rpm: int | None,
@@ -249,7 +334,6 @@ def run(
     usage, or the directory is in use or disagrees with its ledger; 4 stopped early, articles
     left pending; 130 interrupted.
     """
-    config = _config(model, base_url, mode, reask_budget, max_article_chars)
     try:
         table = load_prices(prices) if prices else dict(DEFAULT_PRICES)
     except ConfigurationError as exc:
@@ -263,14 +347,17 @@ def run(
         prices=table,
         use_cache=not no_cache,
     )
-    if max_cost is not None and price_for(model, table) is None:
-        _fail(f"--max-cost needs a price for {model}: pass --prices FILE", code=2)
+    if max_cost is not None and price_for(config.model, table) is None:
+        _fail(f"--max-cost needs a price for {config.model}: pass --prices FILE", code=2)
     console = Console()
     if dry_run:
-        plan = plan_batch(read_archives(archives), config, out_dir=out_dir, options=options)
+        try:
+            plan = plan_batch(read_archives(archives), config, out_dir=out_dir, options=options)
+        except ConfigurationError as exc:
+            _fail(str(exc), code=2)
         console.print(plan_table(plan))
         return
-    api_key = _api_key(replay)
+    api_key = _api_key(replay, config)
     try:
         transport = AsyncReplayTransport(Recordings(replay)) if replay is not None else None
     except ReplayError as exc:

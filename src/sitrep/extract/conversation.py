@@ -6,11 +6,12 @@
 An answer is the JSON body of a chat completion, however it arrived: from the interactive
 sender, a cassette, or a line of a batch output file. It is parsed by instructor's handler for
 the output mode (`sitrep.extract.instructor_api`) and checked and completed in code
-(`sitrep.extract.assemble`). An answer that fails parsing or a check is re-asked: instructor's
-re-ask handler appends the answer and the precise problems to the conversation. Re-asks have
+(`sitrep.extract.assemble`). An answer that fails parsing or a check is re-asked: the answer and
+its precise problems are appended to the conversation (`sitrep.extract.reask`). Re-asks have
 their own small budget (`ModelConfig.reask_budget`) and never see transport faults, which the
 sender retries before an answer reaches this step. Refusals, truncated answers and bodies with
-no choice to read are not re-asked: no re-ask can mend them.
+no choice to read are not re-asked: no re-ask can mend them. Nor is a re-ask sent that cannot
+fit the model's context window: the output is invalid, and the reason says why it stays so.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from sitrep._version import __version__
 from sitrep.errors import InvalidOutputError, RefusalError, TransportError, TruncatedOutputError
 from sitrep.extract.assemble import DraftRejectedError, assemble
 from sitrep.extract.instructor_api import PARSE_ERRORS, AnswerParser
-from sitrep.extract.request import RequestBuilder
+from sitrep.extract.reask import reask_request
+from sitrep.extract.request import RequestBuilder, context_overflow
 from sitrep.model.article import Article
 from sitrep.model.drafts import DraftExtraction
 from sitrep.model.records import Extraction, Provenance
@@ -89,30 +91,46 @@ class Conversation:
     ) -> Extraction | Reask:
         """Take the answer to `request`: records if it passes, a `Reask` if not; raises an
         `ExtractionError` when no re-ask can help or the re-ask budget is spent."""
-        self._account(answer, request_id or answer.get("id"))
+        usage = self._account(answer, request_id or answer.get("id"))
         self._reject_malformed(answer)
         completion = ChatCompletion.model_construct(**answer)
-        self._reject_unusable(completion)
+        self._reject_unusable(completion, usage)
         try:
             draft = self._parser.parse(completion, DraftExtraction)
             return assemble(draft, self.article, self._provenance())
         except (*PARSE_ERRORS, DraftRejectedError) as exc:
+            problems = _problems(exc)
             if self.reasks >= self._config.reask_budget:
                 raise InvalidOutputError(
                     f"output still invalid after {self.reasks} re-ask(s): {_first_line(exc)}",
-                    problems=_problems(exc),
+                    problems=problems,
+                    **self.spent(),
+                ) from exc
+            reask = reask_request(
+                self.request,
+                answer["choices"][0].get("message") or {},
+                problems,
+                style=self._config.reask_as,
+            )
+            if (overflow := context_overflow(reask, self._config)) is not None:
+                raise InvalidOutputError(
+                    f"output invalid ({_first_line(exc)}), and the re-ask cannot be sent: "
+                    f"{overflow}",
+                    problems=problems,
                     **self.spent(),
                 ) from exc
             self.reasks += 1
-            self.request = self._parser.reask(self.request, completion, exc)
-            return Reask(self.request, _problems(exc))
+            self.request = reask
+            return Reask(self.request, problems)
 
-    def _account(self, answer: Mapping[str, Any], request_id: object) -> None:
+    def _account(self, answer: Mapping[str, Any], request_id: object) -> TokenUsage | None:
+        """Count the answer's usage and id; return its usage, if the server sent any."""
         usage = usage_from_body(answer)
         if usage is not None:
             self.usage = self.usage + usage
         if isinstance(request_id, str) and request_id:
             self.request_ids.append(request_id)
+        return usage
 
     def _reject_malformed(self, answer: Mapping[str, Any]) -> None:
         """A body with no choice to read is the endpoint's fault, not the model's: no re-ask."""
@@ -124,17 +142,30 @@ class Conversation:
                 **self.spent(),
             )
 
-    def _reject_unusable(self, completion: ChatCompletion) -> None:
-        """Answers that no re-ask can mend: refusals and truncation."""
+    def _reject_unusable(self, completion: ChatCompletion, usage: TokenUsage | None) -> None:
+        """Answers that no re-ask can mend: refusals and truncation.
+
+        An answer that used every output token allowed is cut off whatever its finish_reason
+        says: some servers report a forced function call as "tool_calls" even when the cap
+        stopped it, and re-asking would only send the broken answer back.
+        """
         choice = completion.choices[0]
         if choice.message.refusal:
             raise RefusalError(f"the model refused: {choice.message.refusal}", **self.spent())
         if choice.finish_reason == "content_filter":
             raise RefusalError("the endpoint's content filter stopped the answer", **self.spent())
+        cap = self._config.max_output_tokens
         if choice.finish_reason == "length":
             raise TruncatedOutputError(
-                f"the answer was cut off at {self._config.max_output_tokens} output "
-                "tokens (finish_reason 'length'); raise ModelConfig.max_output_tokens",
+                f"the answer was cut off at {cap} output tokens (finish_reason 'length'); "
+                "raise ModelConfig.max_output_tokens",
+                **self.spent(),
+            )
+        if usage is not None and usage.completion_tokens >= cap:
+            raise TruncatedOutputError(
+                f"the answer used all {cap} output tokens allowed, so it was cut off (the "
+                f"server said finish_reason {choice.finish_reason!r}); raise "
+                "ModelConfig.max_output_tokens",
                 **self.spent(),
             )
 

@@ -1,11 +1,12 @@
 """instructor's semi-private pieces, imported here and nowhere else.
 
-sitrep takes three things from instructor: the function schema of the draft model, the parser
-that turns an answer into a draft for the output mode, and the re-ask request that tells the
-model what was wrong. Its public client (`instructor.from_openai(...)`) would do all three on
-every call and rebuild the schema each time (about 3.7 ms of CPU a call), and it would retry
-transport faults and invalid output in one loop, which sitrep keeps apart. So the pieces are
-taken from `instructor.v2` directly, where the client gets them.
+sitrep takes two things from instructor: the function schema of the draft model and the parser
+that turns an answer into a draft for the output mode (the re-ask is sitrep's own,
+`sitrep.extract.reask`, for reasons given there). Its public client
+(`instructor.from_openai(...)`) would do both on every call and rebuild the schema each time
+(about 3.7 ms of CPU a call), and it would retry transport faults and invalid output in one
+loop, which sitrep keeps apart. So the pieces are taken from `instructor.v2` directly, where
+the client gets them.
 
 Checked against instructor 1.17.0 (pyproject.toml admits >=1.17,<2). These paths are not part
 of instructor's documented API and may move in a minor release: tests/test_instructor_api.py
@@ -40,6 +41,7 @@ PARSE_ERRORS = (
 _MODES = {
     OutputMode.TOOLS: instructor.Mode.TOOLS,
     OutputMode.JSON_SCHEMA: instructor.Mode.JSON_SCHEMA,
+    OutputMode.JSON_OBJECT: instructor.Mode.JSON,
 }
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
@@ -51,7 +53,7 @@ def function_schema(model: type[pydantic.BaseModel]) -> dict[str, Any]:
 
 
 class AnswerParser:
-    """instructor's answer parser and re-ask builder for one output mode."""
+    """instructor's answer parser for one output mode."""
 
     def __init__(self, mode: OutputMode) -> None:
         self._handlers: ModeHandlers = mode_registry.get_handlers(
@@ -77,16 +79,3 @@ class AnswerParser:
         if not isinstance(parsed, model):
             raise ResponseParsingError(f"the answer did not parse as {model.__name__}")
         return parsed
-
-    def reask(
-        self, request: dict[str, Any], completion: ChatCompletion, error: Exception
-    ) -> dict[str, Any]:
-        """The next request: this one with the answer and what was wrong with it appended.
-
-        instructor appends to the messages list it is given; it gets a copy, so that the
-        request that was sent stays as it was sent.
-        """
-        unsent = {**request, "messages": list(request.get("messages", []))}
-        return dict(
-            self._handlers.reask_handler(kwargs=unsent, response=completion, exception=error)
-        )

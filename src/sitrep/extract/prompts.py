@@ -1,8 +1,14 @@
-"""Prompts are data: Jinja templates and few-shot examples in the repository's `prompts/extract/`.
+"""Prompts are data: Jinja templates and few-shot examples, one directory per profile.
 
-Rendering is strict (a missing variable raises). The system message, examples included, is
-rendered once per `PromptSet`, so every request starts with the same static prefix that
-endpoints can cache; the article comes last. The prompt version is a hash of the files' content.
+    prompts/extract/   the full profile: every rule, two worked examples
+    prompts/compact/   the rules in brief, no example, for models with small context windows
+
+Each holds `system.j2`, `user.j2`, an optional `examples/` and an optional `answer_format.j2`,
+which tells a model with no function to call (`--mode json_object`) to answer with the JSON
+object itself and gives it the schema. Rendering is strict (a missing variable raises). The
+system message, examples included, is rendered once per `PromptSet`, so every request starts
+with the same static prefix that endpoints can cache; the article comes last. The prompt
+version is a hash of the files' content.
 """
 
 from __future__ import annotations
@@ -18,10 +24,13 @@ from typing import Any
 
 import jinja2
 
+from sitrep.errors import ConfigurationError
 from sitrep.model.article import Article
 from sitrep.model.drafts import DraftExtraction
+from sitrep.settings import PromptProfile
 
 TOOL_NAME = "record_article"
+_PROFILE_DIRS = {PromptProfile.FULL: "extract", PromptProfile.COMPACT: "compact"}
 # Any spelling of the closing tag a model might take for one.
 _ARTICLE_CLOSE = re.compile(r"<\s*/\s*article\s*>", re.IGNORECASE)
 
@@ -41,28 +50,43 @@ class PromptSet:
     user: jinja2.Template
     version: str
     examples: tuple[PromptExample, ...]
+    answer_format: jinja2.Template | None = None
 
     def messages(self, article: Article) -> list[dict[str, Any]]:
         """The chat messages for one article: the fixed system prefix, then the article."""
+        return [{"role": "system", "content": self.system}, self.user_message(article)]
+
+    def user_message(self, article: Article) -> dict[str, Any]:
         published = article.published.isoformat() if article.published else "unknown"
         # An article must not be able to close its own delimiter and speak as the user.
         text = _ARTICLE_CLOSE.sub("<\\/article>", article.text)
-        return [
-            {"role": "system", "content": self.system},
-            {"role": "user", "content": self.user.render(published=published, text=text)},
-        ]
+        return {"role": "user", "content": self.user.render(published=published, text=text)}
+
+    def system_with_schema(self, schema: dict[str, Any]) -> str:
+        """The system message followed by the answer format and `schema`, for a model that
+        is asked for a JSON object rather than a function call."""
+        if self.answer_format is None:
+            raise ConfigurationError(
+                "this prompt set has no answer_format.j2, which --mode json_object needs to "
+                "tell the model the shape of its answer"
+            )
+        shown = json.dumps(schema, ensure_ascii=False, separators=(",", ":"))
+        rendered = self.answer_format.render(tool_name=TOOL_NAME, schema=shown)
+        return f"{self.system}\n\n{rendered}"
 
 
-def default_prompt_dir() -> Traversable:
-    """The bundled prompts: in the installed package, or in the checkout it runs from.
+def default_prompt_dir(profile: PromptProfile = PromptProfile.FULL) -> Traversable:
+    """The bundled prompts of `profile`: in the installed package, or in the checkout it runs
+    from.
 
     The wheel copies the repository's `prompts/` into the package (pyproject.toml); a source
     checkout (an editable install, `PYTHONPATH=src`) finds them beside `src/` instead.
     """
-    packaged = resources.files("sitrep") / "prompts" / "extract"
+    name = _PROFILE_DIRS[profile]
+    packaged = resources.files("sitrep") / "prompts" / name
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[3] / "prompts" / "extract"
+    return Path(__file__).resolve().parents[3] / "prompts" / name
 
 
 def load_prompts(directory: Traversable | None = None) -> PromptSet:
@@ -77,7 +101,9 @@ def load_prompts(directory: Traversable | None = None) -> PromptSet:
     digest = hashlib.sha256()
     for f in files:
         digest.update(_relative(f, directory).encode() + b"\0" + f.read_bytes() + b"\0")
-    examples = tuple(_examples(directory / "examples"))
+    examples_dir = directory / "examples"
+    examples = tuple(_examples(examples_dir)) if examples_dir.is_dir() else ()
+    answer_format = directory / "answer_format.j2"
     system = env.from_string((directory / "system.j2").read_text("utf-8")).render(
         tool_name=TOOL_NAME,
         examples=[
@@ -94,6 +120,9 @@ def load_prompts(directory: Traversable | None = None) -> PromptSet:
         user=env.from_string((directory / "user.j2").read_text("utf-8")),
         version=digest.hexdigest()[:12],
         examples=examples,
+        answer_format=(
+            env.from_string(answer_format.read_text("utf-8")) if answer_format.is_file() else None
+        ),
     )
 
 

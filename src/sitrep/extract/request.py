@@ -13,28 +13,50 @@ from __future__ import annotations
 import copy
 import functools
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from sitrep.errors import ArticleError
+from sitrep.errors import ArticleError, ConfigurationError, ContextOverflowError
 from sitrep.extract.instructor_api import function_schema
-from sitrep.extract.prompts import TOOL_NAME, PromptSet, load_prompts
+from sitrep.extract.prompts import TOOL_NAME, PromptSet, default_prompt_dir, load_prompts
 from sitrep.model.article import Article
 from sitrep.model.drafts import DraftExtraction
+from sitrep.model.usage import estimate_tokens
 from sitrep.settings import ModelConfig, OutputMode
+
+# Tokens a chat template adds around each message (role markers, separators), roughly.
+MESSAGE_OVERHEAD_TOKENS = 4
 
 
 class RequestBuilder:
-    """Builds the request bodies for one model configuration and prompt set."""
+    """Builds the request bodies for one model configuration and prompt set.
+
+    When the model's context window is known (`ModelConfig.context_tokens`), a request that
+    cannot fit it is refused before it is sent: the prompt alone at construction (a
+    `ConfigurationError`), an article's request in `build` (an `ArticleError`). Tokens are
+    estimated from characters (`sitrep.model.usage.estimate_tokens`), not counted with the
+    model's tokenizer, so the check catches requests that are clearly too long.
+    """
 
     def __init__(self, config: ModelConfig, prompts: PromptSet | None = None) -> None:
         self.config = config
-        self.prompts = prompts or load_prompts()
+        self.prompts = prompts or load_prompts(default_prompt_dir(config.prompt_profile))
         self._static = _static_request(config)
+        if config.mode is OutputMode.JSON_OBJECT:
+            self._system = self.prompts.system_with_schema(draft_schema()["parameters"])
+        else:
+            self._system = self.prompts.system
+        self._check_prompt_fits()
 
     @property
     def static(self) -> dict[str, Any]:
         """A copy of every field of a request but its messages, the same for every article."""
         return copy.deepcopy(self._static)
+
+    @property
+    def system(self) -> str:
+        """The system message every request starts with."""
+        return self._system
 
     def build(self, article: Article) -> dict[str, Any]:
         """The request body for `article`; raises `ArticleError` if it is too long to send."""
@@ -44,12 +66,59 @@ class RequestBuilder:
                 f"{self.config.max_article_chars:,} allowed (ModelConfig.max_article_chars); "
                 "split it, or raise the limit if the model's context allows"
             )
-        return {**self._static, "messages": self.prompts.messages(article)}
+        request = {
+            **self._static,
+            "messages": [
+                {"role": "system", "content": self._system},
+                self.prompts.user_message(article),
+            ],
+        }
+        if (overflow := context_overflow(request, self.config)) is not None:
+            raise ContextOverflowError(f"article {article.id}: {overflow}")
+        return request
 
     @functools.cached_property
     def fixed_chars(self) -> int:
         """Characters every request carries whatever the article: for estimates before sending."""
-        return len(json.dumps(self._static)) + len(self.prompts.system)
+        return len(json.dumps(self._static)) + len(self._system)
+
+    def _check_prompt_fits(self) -> None:
+        bare = {**self._static, "messages": [{"role": "system", "content": self._system}]}
+        if (overflow := context_overflow(bare, self.config)) is not None:
+            raise ConfigurationError(f"before any article, {overflow}")
+
+
+def context_overflow(request: Mapping[str, Any], config: ModelConfig) -> str | None:
+    """Why `request` cannot fit the model's context window, or None if it can (or the window
+    is not known)."""
+    window = config.context_tokens
+    if window is None:
+        return None
+    needed = estimate_request_tokens(request)
+    cap = config.max_output_tokens
+    if needed + cap <= window:
+        return None
+    return (
+        f"the request needs about {needed:,} prompt tokens (estimated) and {cap:,} output "
+        f"tokens, more than the model's context window of {window:,} tokens: use the compact "
+        "prompt profile, lower max_output_tokens, or give the true window if it is larger"
+    )
+
+
+def estimate_request_tokens(request: Mapping[str, Any]) -> int:
+    """Prompt tokens of `request`, estimated: every message's text and the schema it carries."""
+    schema = {key: request[key] for key in ("tools", "response_format") if key in request}
+    messages = request.get("messages", [])
+    text = json.dumps(schema) + "".join(_message_text(m) for m in messages)
+    return estimate_tokens(text) + MESSAGE_OVERHEAD_TOKENS * len(messages)
+
+
+def _message_text(message: Mapping[str, Any]) -> str:
+    content = message.get("content")
+    text = content if isinstance(content, str) else ""
+    for call in message.get("tool_calls") or ():
+        text += json.dumps(call.get("function", {}))
+    return text
 
 
 def draft_schema() -> dict[str, Any]:
@@ -60,7 +129,7 @@ def draft_schema() -> dict[str, Any]:
 def _static_request(config: ModelConfig) -> dict[str, Any]:
     request: dict[str, Any] = {
         "model": config.model,
-        "max_completion_tokens": config.max_output_tokens,
+        config.cap_field.value: config.max_output_tokens,
     }
     if config.temperature is not None:
         request["temperature"] = config.temperature
@@ -68,6 +137,8 @@ def _static_request(config: ModelConfig) -> dict[str, Any]:
     if config.mode is OutputMode.TOOLS:
         request["tools"] = [{"type": "function", "function": schema}]
         request["tool_choice"] = {"type": "function", "function": {"name": TOOL_NAME}}
+    elif config.mode is OutputMode.JSON_OBJECT:
+        request["response_format"] = {"type": "json_object"}  # the schema is in the prompt
     else:
         request["response_format"] = {
             "type": "json_schema",

@@ -23,15 +23,12 @@ from pathlib import Path
 from sitrep.errors import ConfigurationError
 from sitrep.model.article import Article
 from sitrep.model.usage import CHARS_PER_TOKEN, TokenUsage, estimate_tokens
-from sitrep.settings import DEFAULT_PRICES, Price
+from sitrep.settings import DEFAULT_PRICES, Price, longest_prefix
 
 
 def price_for(model: str, prices: Mapping[str, Price] = DEFAULT_PRICES) -> Price | None:
     """The price of `model`, or None when the table does not know it."""
-    if model in prices:
-        return prices[model]
-    prefixes = [name for name in prices if model.startswith(name + "-")]
-    return prices[max(prefixes, key=len)] if prefixes else None
+    return longest_prefix(model, prices)
 
 
 def load_prices(path: Path) -> dict[str, Price]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sitrep.errors import ArticleError
+from sitrep.errors import ArticleError, ContextOverflowError
 from sitrep.extract.request import RequestBuilder
 from sitrep.model.article import Article
 from sitrep.run.budget import price_for, token_counter
@@ -30,6 +30,7 @@ class BatchPlan:
 
     articles: int  # would be extracted
     unreadable: int  # would fail before any request
+    over_context: int  # among the unreadable: requests too long for the model's context window
     already_done: int  # finished in an earlier run into the same directory
     prompt_tokens: int
     completion_tokens: int  # expected: `expected_output_tokens` per article
@@ -48,9 +49,9 @@ def plan_batch(
     options = options or BatchOptions()
     count, exact = token_counter(config.model)
     requests = RequestBuilder(config)
-    fixed = count(json.dumps(requests.static)) + count(requests.prompts.system)
+    fixed = count(json.dumps(requests.static)) + count(requests.system)
     ledger = Ledger(out_dir / LEDGER_NAME) if out_dir and (out_dir / LEDGER_NAME).exists() else None
-    articles = unreadable = done = prompt = 0
+    articles = unreadable = over_context = done = prompt = 0
     try:
         for raw in inputs:
             item = raw if isinstance(raw, InputItem) else InputItem.from_article(raw)
@@ -62,8 +63,9 @@ def plan_batch(
             else:
                 try:
                     messages = requests.build(item.article)["messages"]
-                except ArticleError:
+                except ArticleError as exc:
                     unreadable += 1
+                    over_context += isinstance(exc, ContextOverflowError)
                     continue
                 articles += 1
                 prompt += fixed + count(messages[-1]["content"]) + _MESSAGE_OVERHEAD
@@ -75,6 +77,7 @@ def plan_batch(
     return BatchPlan(
         articles=articles,
         unreadable=unreadable,
+        over_context=over_context,
         already_done=done,
         prompt_tokens=prompt,
         completion_tokens=completion,

@@ -3,7 +3,11 @@ fault becomes once retrying has not cured it.
 
 Only faults of the road are retried here: 408, 409, 429 (honouring Retry-After), 5xx, timeouts
 and connection errors, with jittered exponential backoff, a maximum number of attempts and a
-total deadline (`RetryPolicy`). Invalid output is never seen here; it is re-asked by the
+total deadline (`RetryPolicy`). A request that timed out waiting for its answer is sent again
+only where the policy says so (`ModelConfig.resends_timed_out`): a server that is still
+computing it would only queue the copy behind the first. One that never connected is always
+tried again. A 500 whose body says the request itself is invalid is not retried either
+(`refuses_request`). Invalid output is never seen here; it is re-asked by the
 conversation step (`sitrep.extract.conversation`), under its own budget. The openai SDK's own
 retries are switched off so that this is the only layer. What retrying did not cure is
 translated into the most specific `SitrepError` (`translate`).
@@ -16,6 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
+import httpx2
 import openai
 from tenacity import (
     AsyncRetrying,
@@ -47,15 +52,47 @@ logger = logging.getLogger("sitrep")
 _TRANSIENT_STATUS = frozenset({408, 409, 429})
 
 
-def is_transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException, *, resend_timed_out: bool = True) -> bool:
     """Whether trying the same request again may succeed."""
     if isinstance(exc.__cause__, ReplayError):
         return False  # a missing recording stays missing
-    if isinstance(exc, openai.APIConnectionError):  # timeouts included
+    if is_unanswered(exc):
+        return resend_timed_out
+    if isinstance(exc, openai.APIConnectionError):  # connect timeouts included
         return True
     if isinstance(exc, openai.APIStatusError):
+        if refuses_request(exc):
+            return False
         return exc.status_code in _TRANSIENT_STATUS or exc.status_code >= 500
     return False
+
+
+def is_unanswered(exc: BaseException) -> bool:
+    """Whether `exc` is a timeout after the request was sent: the server may still be at it."""
+    return isinstance(exc, openai.APITimeoutError) and not isinstance(
+        exc.__cause__, httpx2.ConnectTimeout
+    )
+
+
+# What servers write in a 500 that is about the request, not the server: llama.cpp's server
+# answers a response_format it does not take with a 500 and a message like these.
+_REFUSAL_MARKERS = (
+    "not supported",
+    "unsupported",
+    "invalid request",
+    "validation error",
+    "is not allowed",
+    "unrecognized",
+)
+
+
+def refuses_request(exc: openai.APIStatusError) -> bool:
+    """Whether a 5xx answer says the request itself is wrong, so that sending it again is
+    pointless. The message is the server's own; nothing else tells these apart."""
+    if exc.status_code < 500:
+        return False
+    message = _server_message(exc).lower()
+    return any(marker in message for marker in _REFUSAL_MARKERS)
 
 
 def retry_after(exc: BaseException, now: datetime | None = None) -> float | None:
@@ -98,11 +135,16 @@ def _stop(policy: RetryPolicy) -> stop_base:
     return stop_after_attempt(policy.max_attempts) | stop_before_delay(policy.deadline)
 
 
-def sync_retrying(policy: RetryPolicy, sleep: Callable[[float], None] = nap.sleep) -> Retrying:
+def sync_retrying(
+    policy: RetryPolicy,
+    sleep: Callable[[float], None] = nap.sleep,
+    *,
+    resend_timed_out: bool = True,
+) -> Retrying:
     """`sleep` is tenacity's, which looks up `time.sleep` at call time (tests patch that)."""
     return Retrying(
         sleep=sleep,
-        retry=retry_if_exception(is_transient),
+        retry=_retry_if_transient(resend_timed_out),
         wait=wait_for_server(policy),
         stop=_stop(policy),
         before_sleep=_log_retry,
@@ -111,17 +153,24 @@ def sync_retrying(policy: RetryPolicy, sleep: Callable[[float], None] = nap.slee
 
 
 def async_retrying(
-    policy: RetryPolicy, sleep: Callable[[float], Awaitable[None]] | None = None
+    policy: RetryPolicy,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+    *,
+    resend_timed_out: bool = True,
 ) -> AsyncRetrying:
     """With no `sleep`, `asyncio.sleep` is looked up at call time (tests patch that)."""
     return AsyncRetrying(
         sleep=sleep or _async_sleep,
-        retry=retry_if_exception(is_transient),
+        retry=_retry_if_transient(resend_timed_out),
         wait=wait_for_server(policy),
         stop=_stop(policy),
         before_sleep=_log_retry,
         reraise=True,
     )
+
+
+def _retry_if_transient(resend_timed_out: bool) -> retry_if_exception:
+    return retry_if_exception(lambda exc: is_transient(exc, resend_timed_out=resend_timed_out))
 
 
 async def _async_sleep(seconds: float) -> None:
@@ -133,20 +182,32 @@ def translate(
     *,
     usage: TokenUsage | None = None,
     request_ids: Sequence[str] = (),
+    timeout: float | None = None,
+    resend_timed_out: bool = True,
 ) -> SitrepError:
     """The sitrep error for an SDK error that retrying did not (or could not) cure.
 
-    `usage` and `request_ids` are what was spent before it, if the caller knows.
+    `usage` and `request_ids` are what was spent before it, if the caller knows; `timeout` is
+    the request timeout in seconds, for the message.
     """
     if isinstance(exc.__cause__, ReplayError):
         return exc.__cause__  # the SDK reports a transport's own error as a connection error
+    if is_unanswered(exc) and not resend_timed_out:
+        waited = f"within {timeout:g} s" if timeout is not None else "before the timeout"
+        return TransportError(
+            f"no answer {waited}; the request was not sent again, because the server may "
+            "still be computing it and a copy would queue behind it: raise the request "
+            "timeout (--timeout) for a slow server",
+            usage=usage,
+            request_ids=request_ids,
+        )
     if isinstance(exc, openai.APIStatusError) and not is_transient(exc):
         status = exc.status_code
         kind: type[EndpointRejectedError] = EndpointRejectedError
         what = f"the endpoint answered {status}"
         if status in (401, 403):
             kind, what = AuthenticationError, f"the endpoint refused the credentials ({status})"
-        elif status in (400, 404, 422):
+        elif status in (400, 404, 422) or refuses_request(exc):
             kind, what = BadRequestError, f"the endpoint rejected the request ({status})"
         return kind(
             f"{what}: {_server_message(exc)}",

@@ -91,6 +91,7 @@ class ChatSender:
         }
         self._client = openai.OpenAI(**client_options, http_client=http_client)
         self._async_client = openai.AsyncOpenAI(**client_options, http_client=async_http_client)
+        self._resend = config.resends_timed_out
         # The path the SDK posts to under the base URL's own, which is part of the hash.
         self._path = self._client.base_url.path.rstrip("/") + _CHAT_COMPLETIONS
 
@@ -100,9 +101,11 @@ class ChatSender:
         if not fresh and (cached := self._cached(outgoing)) is not None:
             return cached
         try:
-            return sync_retrying(self.config.retry)(self._post, outgoing)
+            return sync_retrying(self.config.retry, resend_timed_out=self._resend)(
+                self._post, outgoing
+            )
         except openai.OpenAIError as exc:
-            raise translate(exc) from exc
+            raise self._translate(exc) from exc
 
     async def asend(
         self, request: Mapping[str, Any], tag: CallTag, *, fresh: bool = False
@@ -112,9 +115,14 @@ class ChatSender:
         if not fresh and (cached := self._cached(outgoing)) is not None:
             return cached
         try:
-            return await async_retrying(self.config.retry)(self._apost, outgoing)
+            return await async_retrying(self.config.retry, resend_timed_out=self._resend)(
+                self._apost, outgoing
+            )
         except openai.OpenAIError as exc:
-            raise translate(exc) from exc
+            raise self._translate(exc) from exc
+
+    def _translate(self, exc: openai.OpenAIError) -> Exception:
+        return translate(exc, timeout=self.config.request_timeout, resend_timed_out=self._resend)
 
     def close(self) -> None:
         """Close the sync client (the async one needs `aclose`)."""

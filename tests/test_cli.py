@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -291,3 +292,70 @@ def test_option_defaults_are_the_settings_defaults(command: str) -> None:
     assert options["max_article_chars"] == model.max_article_chars
     if command == "run":
         assert options["concurrency"] == BatchOptions().concurrency
+
+
+def test_extract_from_a_server_other_than_openai_needs_no_key_and_sends_its_cap_field() -> None:
+    bodies: list[dict[str, Any]] = []
+
+    def answer(body: dict[str, Any]) -> str:
+        bodies.append(body)
+        return json.dumps({"incidents": [], "statistics": []})
+
+    with FakeOpenAIServer(ServerSettings(answer=answer)) as server:
+        code, out, err = _invoke(
+            "extract",
+            str(SEED_FILES["seed_000"]),
+            "--base-url",
+            server.base_url,
+            "--model",
+            "local-model",
+            "--max-output-tokens",
+            "300",
+        )
+    assert code == 0, err
+    assert json.loads(out)["incidents"] == []
+    (body,) = bodies
+    assert body["max_tokens"] == 300
+    assert "max_completion_tokens" not in body
+
+
+def test_dry_run_counts_the_articles_too_long_for_the_context_window(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "short.txt").write_text("date 2024-07-17\nA rocket hit a base on Monday.\n")
+    (archive / "long.txt").write_text("date 2024-07-17\n" + "A rocket hit a base. " * 600)
+    code, stdout, err = _invoke(
+        "run",
+        str(archive),
+        "--out",
+        str(tmp_path / "out"),
+        "--dry-run",
+        "--model",
+        "local-model",
+        "--prompt-profile",
+        "compact",
+        "--context-window",
+        "5000",
+        "--max-output-tokens",
+        "500",
+    )
+    assert code == 0, err
+    assert re.search(r"articles to extract\s+│\s+1\b", stdout)
+    assert re.search(r"too long for the context window\s+│\s+1\b", stdout)
+
+
+def test_dry_run_with_a_window_too_small_for_the_prompt_itself_exits_2(tmp_path: Path) -> None:
+    code, _, err = _invoke(
+        "run",
+        str(SEED_FILES["seed_000"]),
+        "--out",
+        str(tmp_path / "out"),
+        "--dry-run",
+        "--context-window",
+        "3000",
+        "--max-output-tokens",
+        "500",
+    )
+    assert code == 2
+    assert "before any article" in err
+    assert "context window of 3,000 tokens" in err

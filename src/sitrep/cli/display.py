@@ -127,7 +127,7 @@ def plan_table(plan: BatchPlan) -> Table:
     for label, value in (
         ("articles to extract", f"{plan.articles:,}"),
         ("unreadable (would fail)", f"{plan.unreadable:,}"),
-        ("  of which too long for the context window", f"{plan.over_context:,}"),
+        ("  too long for the context window", f"{plan.over_context:,}"),
         ("already done", f"{plan.already_done:,}"),
         (f"prompt tokens ({tokens})", f"{plan.prompt_tokens:,}"),
         ("completion tokens (expected)", f"{plan.completion_tokens:,}"),

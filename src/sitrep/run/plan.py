@@ -72,7 +72,8 @@ def plan_batch(
     finally:
         if ledger is not None:
             ledger.close()
-    completion = articles * options.expected_output_tokens
+    # No answer runs past the cap, whatever is expected of it.
+    completion = articles * min(options.expected_output_tokens, config.max_output_tokens)
     price = price_for(config.model, options.prices)
     return BatchPlan(
         articles=articles,

@@ -100,12 +100,14 @@ async def run_batch(
     ones in flight; they stay pending for the next run.
     """
     options = options or BatchOptions()
+    # No answer runs past the cap, whatever is expected of it.
+    expected_output = min(options.expected_output_tokens, config.max_output_tokens)
     with RunStore.open(out_dir, commit_interval=LEDGER_COMMIT_INTERVAL) as store:
         pacer = Pacer(
             options.concurrency,
             rpm=options.rpm,
             tpm=options.tpm,
-            expected_output_tokens=options.expected_output_tokens,
+            expected_output_tokens=expected_output,
         )
         wire = transport or httpx2.AsyncHTTPTransport(
             limits=httpx2.Limits(
@@ -124,7 +126,7 @@ async def run_batch(
         budget = Budget(
             price_for(config.model, options.prices),
             max_cost=options.max_cost,
-            expected_output_tokens=options.expected_output_tokens,
+            expected_output_tokens=expected_output,
             fixed_request_chars=extractor.requests.fixed_chars,
         )
         scheduler = Scheduler(

@@ -209,8 +209,11 @@ def translate(
             kind, what = AuthenticationError, f"the endpoint refused the credentials ({status})"
         elif status in (400, 404, 422) or refuses_request(exc):
             kind, what = BadRequestError, f"the endpoint rejected the request ({status})"
+        message = _server_message(exc)
+        if "response_format" in message:
+            message += "; this server does not take the output mode asked for: try another --mode"
         return kind(
-            f"{what}: {_server_message(exc)}",
+            f"{what}: {message}",
             status_code=status,
             usage=usage,
             request_ids=request_ids,

@@ -37,7 +37,8 @@ def reask_request(
     text = correction(problems, call=bool(calls))
     if style is ReaskStyle.TOOL and calls:
         added: list[dict[str, Any]] = [
-            {"role": "assistant", "content": None, "tool_calls": [_call(c) for c in calls]}
+            # Empty text rather than null: llama.cpp's server refuses a null content (a 500).
+            {"role": "assistant", "content": "", "tool_calls": [_call(c) for c in calls]}
         ]
         added += [{"role": "tool", "tool_call_id": c.get("id"), "content": text} for c in calls]
     else:

@@ -82,9 +82,11 @@ RULE_CHOICES = [
     (WED_2024_07_17, "the day before yesterday", day("2024-07-15")),
     (WED_2024_07_17, "early Monday morning", day("2024-07-15", T.EARLY_MORNING)),
     (WED_2024_07_17, "Tuesday evening", day("2024-07-16", T.EVENING)),
-    # A weekday equal to the publication's is the one a week earlier.
-    (WED_2024_07_17, "on Wednesday", day("2024-07-10")),
+    # The publication's own weekday: bare, it is the publication day; "last", a week earlier.
+    (WED_2024_07_17, "on Wednesday", day("2024-07-17")),
+    (WED_2024_07_17, "Wednesday night", day("2024-07-17", T.NIGHT)),
     (WED_2024_07_17, "last Wednesday", day("2024-07-10")),
+    (WED_2024_07_17, "this past Wednesday", day("2024-07-10")),
     # Explicit days.
     (WED_2024_07_17, "December 9, 2021", day("2021-12-09")),
     (WED_2024_07_17, "9 December", day("2023-12-09")),
@@ -216,10 +218,26 @@ def count_phrase(n: int) -> st.SearchStrategy[str]:
 @given(
     published=publication_dates,
     weekday=weekday_indexes,
-    lead=st.sampled_from(["", "on ", "last ", "On last "]),
+    lead=st.sampled_from(["", "on ", "On "]),
     time=st.sampled_from(sorted(TIMES)),
 )
-def test_weekday_phrases_land_on_that_weekday_within_the_week_before_publication(
+def test_a_bare_weekday_is_that_weekday_within_the_six_days_up_to_publication_day(
+    published: date, weekday: int, lead: str, time: str
+) -> None:
+    found = resolve_date_phrase(f"{lead}{WEEKDAYS[weekday]}{time}", published)
+    assert found.start == found.end
+    assert found.start.weekday() == weekday
+    assert published - timedelta(days=6) <= found.start <= published
+    assert (found.precision, found.time_of_day) == (P.DAY, TIMES[time])
+
+
+@given(
+    published=publication_dates,
+    weekday=weekday_indexes,
+    lead=st.sampled_from(["last ", "this past ", "On last "]),
+    time=st.sampled_from(sorted(TIMES)),
+)
+def test_last_weekday_is_that_weekday_within_the_seven_days_before_publication_day(
     published: date, weekday: int, lead: str, time: str
 ) -> None:
     found = resolve_date_phrase(f"{lead}{WEEKDAYS[weekday]}{time}", published)
@@ -227,6 +245,37 @@ def test_weekday_phrases_land_on_that_weekday_within_the_week_before_publication
     assert found.start.weekday() == weekday
     assert published - timedelta(days=7) <= found.start < published
     assert (found.precision, found.time_of_day) == (P.DAY, TIMES[time])
+
+
+# One week of publication days, Monday 2024-07-15 to Sunday 2024-07-21.
+PUBLICATION_WEEK = [date(2024, 7, 15) + timedelta(days=n) for n in range(7)]
+
+
+@pytest.mark.parametrize("published", PUBLICATION_WEEK, ids=lambda d: d.strftime("%A"))
+@pytest.mark.parametrize("phrase", ["{}", "on {}", "{} night", "early {} morning"])
+def test_a_bare_weekday_naming_the_publication_day_is_the_publication_day(
+    published: date, phrase: str
+) -> None:
+    found = resolve_date_phrase(phrase.format(WEEKDAYS[published.weekday()]), published)
+    assert (found.start, found.end) == (published, published)
+
+
+@pytest.mark.parametrize("published", PUBLICATION_WEEK, ids=lambda d: d.strftime("%A"))
+@pytest.mark.parametrize("phrase", ["last {}", "this past {}", "on last {} night"])
+def test_last_weekday_naming_the_publication_day_is_a_week_before_it(
+    published: date, phrase: str
+) -> None:
+    found = resolve_date_phrase(phrase.format(WEEKDAYS[published.weekday()]), published)
+    assert (found.start, found.end) == (published - timedelta(days=7),) * 2
+
+
+@pytest.mark.parametrize("published", PUBLICATION_WEEK, ids=lambda d: d.strftime("%A"))
+@pytest.mark.parametrize("lead", ["on ", "last ", "this past "])
+def test_other_weekdays_are_the_same_day_with_or_without_last(published: date, lead: str) -> None:
+    for back in range(1, 7):
+        earlier = published - timedelta(days=back)
+        found = resolve_date_phrase(lead + WEEKDAYS[earlier.weekday()], published)
+        assert (found.start, found.end) == (earlier, earlier)
 
 
 @given(published=publication_dates, data=st.data())

@@ -45,7 +45,7 @@ class IncidentStatus(StrEnum):
     INTERCEPTED = "intercepted"  # every munition was stopped before impact
     ATTEMPTED = "attempted"  # tried and failed for another reason (misfire, defused)
     ALLEGED = "alleged"  # asserted by one side and unconfirmed
-    PLANNED = "planned"  # prepared or threatened, not carried out
+    PLANNED = "planned"  # prepared, not yet tried (a plot uncovered); a threat is no incident
 
 
 class Attribution(StrEnum):

@@ -4,9 +4,11 @@ The event happened on or before publication, so every phrase resolves to the pas
 
 * Case, surrounding whitespace and quotes, a trailing comma or period, and leading
   "on/in/at/during/over/by/of/the" are ignored; any other extra word rejects the phrase.
-* A weekday ("Monday", "last Monday", "Monday night") is the most recent such day strictly
-  before publication: an article published on a Monday that says "on Monday" is taken to mean
-  the Monday a week earlier, because news reports its own day as "today".
+* A bare weekday ("Monday", "on Monday", "Monday night", "early Monday") is the most recent
+  such day on or before publication, the publication day included: wire copy names the day it
+  is published by its weekday ("Police said on Tuesday ..." in Tuesday's paper). "last Monday"
+  and "this past Monday" are the most recent such day strictly before publication, so on a
+  Monday they mean the Monday a week earlier.
 * A month, season or day without a year ("in July", "December 9") is the latest one that
   begins on or before publication, so the publication month itself counts. "last July" and
   "last summer" are the latest ones that ended before publication ("last January" in an
@@ -222,7 +224,9 @@ def _days_back(days: int, fixed: TimeOfDay | None = None) -> _Resolver:
 
 
 def _weekday(match: re.Match[str], published: date) -> ResolvedDate:
-    back = (published.weekday() - _WEEKDAYS.index(match["wd"])) % 7 or 7
+    back = (published.weekday() - _WEEKDAYS.index(match["wd"])) % 7
+    if match["which"] and back == 0:
+        back = 7  # "last Monday" in a Monday's article is the Monday before
     return _day(published - timedelta(days=back), _time_of_day(match))
 
 
@@ -389,7 +393,7 @@ _PATTERNS: Final[tuple[tuple[re.Pattern[str], _Resolver], ...]] = tuple(
         (rf"{_EARLY}yesterday(?: (?P<tod>{_TOD}))?", _days_back(1)),
         (rf"{_EARLY}last night", _days_back(1, TimeOfDay.NIGHT)),
         (rf"{_EARLY}(?:day|(?P<tod>{_TOD})) before yesterday", _days_back(2)),
-        (rf"{_EARLY}(?:last |this past )?(?P<wd>{_WD})(?: (?P<tod>{_TOD}))?", _weekday),
+        (rf"{_EARLY}(?:(?P<which>last|this past) )?(?P<wd>{_WD})(?: (?P<tod>{_TOD}))?", _weekday),
         (rf"{_WHICH}weekend", _weekend),
         (r"(?P<which>earlier this|this|last) (?P<unit>week|month|year)", _units_ago),
         (rf"(?P<n>{_NUM}|an?) (?P<unit>day|week|month|year)s? ago", _units_ago),

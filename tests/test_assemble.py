@@ -270,6 +270,22 @@ def test_casualty_with_low_above_best_is_rejected_naming_the_values() -> None:
     ]
 
 
+def test_a_vague_quantity_is_kept_as_its_lower_bound_at_least() -> None:
+    data, article = variant("wounding two soldiers", "wounding dozens of soldiers")
+    data["incidents"][0]["casualties"][0].update(best=None, low=24, qualifier="at least")
+    extraction = run(data, article)
+    figure = extraction.incidents[0].casualties[0]
+    assert (figure.best, figure.low, figure.qualifier) == (None, 24, "at least")
+
+
+def test_a_vague_quantity_supports_no_exact_count_and_no_other_bound() -> None:
+    data, article = variant("wounding two soldiers", "wounding dozens of soldiers")
+    data["incidents"][0]["casualties"][0].update(best=24)
+    assert problems(data, article) == [UNSTATED.format("incidents[0].casualties[0].best", 24)]
+    data["incidents"][0]["casualties"][0].update(best=None, low=30, qualifier="at least")
+    assert problems(data, article) == [UNSTATED.format("incidents[0].casualties[0].low", 30)]
+
+
 def test_zero_killed_is_supported_by_a_negation_in_its_quote() -> None:
     data, article = variant(", wounding two soldiers", " without causing casualties")
     data["incidents"][0]["casualties"] = [

@@ -53,7 +53,7 @@ from sitrep.model.vocab import (
 )
 from sitrep.text.dates import DatePhraseError, resolve_date_phrase
 from sitrep.text.evidence import NormalizedText
-from sitrep.text.numbers import find_numbers, supports_count
+from sitrep.text.numbers import find_numbers, supports_count, supports_lower_bound
 
 
 class DraftRejectedError(ValueError):
@@ -208,7 +208,13 @@ class _Checker:
         figures = {"best": draft.best, "low": draft.low, "high": draft.high}
         if all(v is None for v in figures.values()):
             self.problems.append(f"{path}: give best, or low and high")
+        vague_floor = draft.best is None and draft.qualifier is Qualifier.AT_LEAST
         for name, value in figures.items():
+            if name == "low" and vague_floor and value is not None and quote is not None:
+                # "dozens wounded": a lower bound with no figure, coded low with "at least".
+                if not supports_lower_bound(value, quote.quote):
+                    self.problems.append(_unstated(f"{path}.low", value))
+                continue
             self.count(f"{path}.{name}", value, [quote] if quote else [])
         ordered = [v for v in (draft.low, draft.best, draft.high) if v is not None]
         if ordered != sorted(ordered):

@@ -315,6 +315,12 @@ def parse_number(text: str) -> int | float | None:
     return None
 
 
+def supports_lower_bound(value: int, text: str) -> bool:
+    """Whether `text` states `value` as a count or as the lower bound of a vague quantity:
+    "dozens wounded" supports at least 24, where it supports no exact count."""
+    return any(m.value == value for m, _ in _Scanner(text).mentions())
+
+
 def supports_count(value: int, text: str) -> bool:
     """Whether `text` states the count `value` (see the module docstring for the rules)."""
     scanner = _Scanner(text)

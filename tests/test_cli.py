@@ -359,3 +359,21 @@ def test_dry_run_with_a_window_too_small_for_the_prompt_itself_exits_2(tmp_path:
     assert code == 2
     assert "before any article" in err
     assert "context window of 3,000 tokens" in err
+
+
+def test_run_with_a_window_too_small_for_the_prompt_exits_2_before_sending(tmp_path: Path) -> None:
+    code, _, err = _invoke(
+        "run",
+        str(SEED_FILES["seed_000"]),
+        "--out",
+        str(tmp_path / "out"),
+        "--context-window",
+        "3000",
+        "--max-output-tokens",
+        "500",
+        "--replay",
+        str(CASSETTES / "seeds"),
+    )
+    assert code == 2
+    assert "before any article" in err
+    assert "Traceback" not in err

@@ -375,7 +375,7 @@ def run(
                 "run the same command to resume",
                 code=130,
             )
-        except OutputError as exc:
+        except (OutputError, ConfigurationError) as exc:
             _fail(str(exc), code=2)
         except (OSError, sqlite3.Error) as exc:
             _fail(

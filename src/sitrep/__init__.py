@@ -23,6 +23,7 @@ if _typing.TYPE_CHECKING:
         BadRequestError,
         ConfigurationError,
         EndpointRejectedError,
+        EvaluationError,
         ExtractionError,
         InvalidOutputError,
         OutputError,
@@ -31,6 +32,19 @@ if _typing.TYPE_CHECKING:
         SitrepError,
         TransportError,
         TruncatedOutputError,
+    )
+    from sitrep.evaluate.gold import (
+        ArticleRecords,
+        RecordSet,
+        load_gold,
+        load_run,
+    )
+    from sitrep.evaluate.score import (
+        ArticleScore,
+        Evaluation,
+        RecordScores,
+        StatisticScores,
+        evaluate_run,
     )
     from sitrep.extract.conversation import (
         Conversation,
@@ -142,7 +156,9 @@ __all__ = [
     "Article",
     "ArticleError",
     "ArticleOutcome",
+    "ArticleRecords",
     "ArticleRow",
+    "ArticleScore",
     "ArticleStatus",
     "Attribution",
     "AuthenticationError",
@@ -172,6 +188,8 @@ __all__ = [
     "DraftStatistic",
     "DraftWhen",
     "EndpointRejectedError",
+    "Evaluation",
+    "EvaluationError",
     "EventType",
     "Evidence",
     "Extraction",
@@ -197,6 +215,8 @@ __all__ = [
     "Provenance",
     "Qualifier",
     "Reask",
+    "RecordScores",
+    "RecordSet",
     "RefusalError",
     "ReplayError",
     "Reporter",
@@ -210,6 +230,7 @@ __all__ = [
     "SitrepError",
     "Statistic",
     "StatisticKind",
+    "StatisticScores",
     "SubEventType",
     "TimeOfDay",
     "TokenUsage",
@@ -217,7 +238,10 @@ __all__ = [
     "TruncatedOutputError",
     "When",
     "__version__",
+    "evaluate_run",
+    "load_gold",
     "load_prompts",
+    "load_run",
     "plan_batch",
     "read_archives",
     "replay_clients",
@@ -233,6 +257,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "BadRequestError",
         "ConfigurationError",
         "EndpointRejectedError",
+        "EvaluationError",
         "ExtractionError",
         "InvalidOutputError",
         "OutputError",
@@ -301,6 +326,14 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "sitrep.run.plan": ("BatchPlan", "plan_batch"),
     "sitrep.run.readers": ("InputItem", "read_archives"),
     "sitrep.run.scheduler": ("BatchProgress", "BatchSummary", "run_batch"),
+    "sitrep.evaluate.gold": ("ArticleRecords", "RecordSet", "load_gold", "load_run"),
+    "sitrep.evaluate.score": (
+        "ArticleScore",
+        "Evaluation",
+        "RecordScores",
+        "StatisticScores",
+        "evaluate_run",
+    ),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 

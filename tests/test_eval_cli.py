@@ -180,3 +180,19 @@ def test_gold_offsets_that_miss_their_quote_exit_2(run_dir: Path, tmp_path: Path
     code, _, err = _invoke("eval", str(gold), str(run_dir))
     assert code == 2
     assert "incidents[0].evidence[0]: text[" in err
+
+
+GOLD_SET = ARCHIVE.parent / "gold" / "archive.jsonl"
+
+
+@pytest.mark.skipif(not GOLD_SET.exists(), reason="examples/gold/archive.jsonl is not here yet")
+def test_the_archive_gold_set_scores_the_archive_run_article_for_article(run_dir: Path) -> None:
+    code, out, err = _invoke("eval", str(GOLD_SET), str(run_dir), "--format", "json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["gold_articles"] == 11
+    assert result["missing_articles"] == []
+    assert result["unscored_articles"] == 0
+    for kind in ("incidents", "statistics"):
+        assert result[kind]["gold"] > 0
+        assert 0.0 < result[kind]["recall"] <= 1.0

@@ -26,7 +26,9 @@ EXPECTED = {
     "Article",
     "ArticleError",
     "ArticleOutcome",
+    "ArticleRecords",
     "ArticleRow",
+    "ArticleScore",
     "ArticleStatus",
     "Attribution",
     "AuthenticationError",
@@ -57,6 +59,8 @@ EXPECTED = {
     "DraftStatistic",
     "DraftWhen",
     "EndpointRejectedError",
+    "Evaluation",
+    "EvaluationError",
     "EventType",
     "Evidence",
     "Extraction",
@@ -85,6 +89,8 @@ EXPECTED = {
     "Provenance",
     "Qualifier",
     "Reask",
+    "RecordScores",
+    "RecordSet",
     "RefusalError",
     "ReplayError",
     "Reporter",
@@ -98,6 +104,7 @@ EXPECTED = {
     "SitrepError",
     "Statistic",
     "StatisticKind",
+    "StatisticScores",
     "SubEventType",
     "TimeOfDay",
     "TokenUsage",
@@ -105,7 +112,10 @@ EXPECTED = {
     "TruncatedOutputError",
     "When",
     "__version__",
+    "evaluate_run",
+    "load_gold",
     "load_prompts",
+    "load_run",
     "plan_batch",
     "read_archives",
     "replay_clients",
@@ -125,7 +135,7 @@ def test_every_public_name_is_importable_from_the_package() -> None:
 
 def test_every_error_derives_from_sitrep_error() -> None:
     errors = [getattr(sitrep, n) for n in sitrep.__all__ if n.endswith("Error")]
-    assert len(errors) == 14
+    assert len(errors) == 15
     assert all(issubclass(e, sitrep.SitrepError) for e in errors)
 
 
@@ -222,3 +232,8 @@ def test_reading_records_loads_pydantic_but_not_the_sdk() -> None:
     loaded = _modules_loaded_by("from sitrep import Incident, Extraction")
     assert "pydantic" in loaded
     assert {"openai", "instructor", "httpx2"} & loaded == set()
+
+
+def test_scoring_loads_scipy_only_when_it_pairs_records() -> None:
+    loaded = _modules_loaded_by("from sitrep import evaluate_run, load_gold, load_run, Evaluation")
+    assert {"scipy", "numpy", "openai", "instructor"} & loaded == set()

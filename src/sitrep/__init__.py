@@ -24,6 +24,7 @@ if _typing.TYPE_CHECKING:
         ConfigurationError,
         ContextOverflowError,
         EndpointRejectedError,
+        EvaluationError,
         ExtractionError,
         InvalidOutputError,
         OutputError,
@@ -32,6 +33,19 @@ if _typing.TYPE_CHECKING:
         SitrepError,
         TransportError,
         TruncatedOutputError,
+    )
+    from sitrep.evaluate.gold import (
+        ArticleRecords,
+        RecordSet,
+        load_gold,
+        load_run,
+    )
+    from sitrep.evaluate.score import (
+        ArticleScore,
+        Evaluation,
+        RecordScores,
+        StatisticScores,
+        evaluate_run,
     )
     from sitrep.extract.conversation import (
         Conversation,
@@ -146,7 +160,9 @@ __all__ = [
     "Article",
     "ArticleError",
     "ArticleOutcome",
+    "ArticleRecords",
     "ArticleRow",
+    "ArticleScore",
     "ArticleStatus",
     "Attribution",
     "AuthenticationError",
@@ -177,6 +193,8 @@ __all__ = [
     "DraftStatistic",
     "DraftWhen",
     "EndpointRejectedError",
+    "Evaluation",
+    "EvaluationError",
     "EventType",
     "Evidence",
     "Extraction",
@@ -205,6 +223,8 @@ __all__ = [
     "Qualifier",
     "Reask",
     "ReaskStyle",
+    "RecordScores",
+    "RecordSet",
     "RefusalError",
     "ReplayError",
     "Reporter",
@@ -218,6 +238,7 @@ __all__ = [
     "SitrepError",
     "Statistic",
     "StatisticKind",
+    "StatisticScores",
     "SubEventType",
     "TimeOfDay",
     "TokenUsage",
@@ -225,7 +246,10 @@ __all__ = [
     "TruncatedOutputError",
     "When",
     "__version__",
+    "evaluate_run",
+    "load_gold",
     "load_prompts",
+    "load_run",
     "plan_batch",
     "read_archives",
     "replay_clients",
@@ -242,6 +266,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "ConfigurationError",
         "ContextOverflowError",
         "EndpointRejectedError",
+        "EvaluationError",
         "ExtractionError",
         "InvalidOutputError",
         "OutputError",
@@ -319,6 +344,14 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "sitrep.run.plan": ("BatchPlan", "plan_batch"),
     "sitrep.run.readers": ("InputItem", "read_archives"),
     "sitrep.run.scheduler": ("BatchProgress", "BatchSummary", "run_batch"),
+    "sitrep.evaluate.gold": ("ArticleRecords", "RecordSet", "load_gold", "load_run"),
+    "sitrep.evaluate.score": (
+        "ArticleScore",
+        "Evaluation",
+        "RecordScores",
+        "StatisticScores",
+        "evaluate_run",
+    ),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 

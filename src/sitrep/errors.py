@@ -8,6 +8,8 @@
     ├── ReplayError               no recorded response matches a request (replay mode)
     ├── OutputError               a batch's output files disagree with its ledger, or another
     │                             run is writing to them
+    ├── EvaluationError           a gold set or run directory that cannot be scored: unreadable,
+    │                             not JSON, a record the record models reject, a duplicate article
     └── ExtractionError           a model call did not yield records
         ├── EndpointRejectedError the endpoint refused the request; retrying cannot help
         │   ├── AuthenticationError   401 or 403: the key is missing, wrong or not allowed
@@ -52,6 +54,15 @@ class ReplayError(SitrepError):
 
 class OutputError(SitrepError):
     pass
+
+
+class EvaluationError(SitrepError):
+    """Gold or a run that cannot be scored. `problems` holds one message per fault found,
+    each naming its file, line and the path of the value inside the record."""
+
+    def __init__(self, message: str, *, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
 
 
 class ExtractionError(SitrepError):

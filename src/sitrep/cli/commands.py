@@ -25,14 +25,19 @@ import httpx2
 from rich.console import Console
 
 from sitrep._version import __version__
-from sitrep.cli.display import ProgressDisplay, plan_table, summary_table
+from sitrep.cli.display import ProgressDisplay, plan_table, section_table, summary_table
 from sitrep.errors import (
     ArticleError,
     ConfigurationError,
+    EvaluationError,
     ExtractionError,
     OutputError,
     ReplayError,
 )
+from sitrep.evaluate.align import DEFAULT_THRESHOLD
+from sitrep.evaluate.gold import load_gold, load_run
+from sitrep.evaluate.report import ReportFormat, render_json, render_markdown, sections
+from sitrep.evaluate.score import DEFAULT_WORST, evaluate_run
 from sitrep.export.tables import ExportFormat, export
 from sitrep.extract.extractor import Extractor
 from sitrep.model.article import Article
@@ -444,6 +449,54 @@ def export_command(directory: Path, fmt: str) -> None:
             click.echo(str(path))
     except ConfigurationError as exc:
         _fail(str(exc), code=2)
+
+
+@main.command(name="eval")
+@click.argument("gold", type=click.Path(exists=True, path_type=Path))
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in ReportFormat]),
+    default=ReportFormat.TABLE.value,
+    show_default=True,
+    help="table for the terminal, json (one object) for programs, markdown for reports.",
+)
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=DEFAULT_THRESHOLD,
+    show_default=True,
+    help="Least similarity at which a gold and a predicted record match.",
+)
+@click.option(
+    "--worst",
+    type=click.IntRange(0),
+    default=DEFAULT_WORST,
+    show_default=True,
+    help="How many of the lowest-F1 articles to list.",
+)
+def eval_command(gold: Path, run_dir: Path, fmt: str, threshold: float, worst: int) -> None:
+    """Score the run in RUN_DIR against GOLD, field by field.
+
+    GOLD is a .jsonl gold file or another run's directory. Gold articles the run lacks are
+    scored as empty predictions; run articles the gold lacks are counted, not scored. Exit
+    codes: 0 scored; 2 bad usage, or GOLD or RUN_DIR cannot be read as gold or a run.
+    """
+    try:
+        gold_set = load_gold(gold)
+        run_set = load_run(run_dir, only=gold_set.articles.keys())
+        evaluation = evaluate_run(gold_set, run_set, threshold=threshold, worst=worst)
+    except EvaluationError as exc:
+        _fail(str(exc), code=2)
+    if fmt == ReportFormat.JSON:
+        click.echo(render_json(evaluation))
+    elif fmt == ReportFormat.MARKDOWN:
+        click.echo(render_markdown(evaluation))
+    else:
+        console = Console()
+        for section in sections(evaluation):
+            console.print(section_table(section))
 
 
 @main.command()

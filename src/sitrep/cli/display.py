@@ -2,6 +2,7 @@
 
 On a terminal: a live progress bar (articles, rate, ETA, tokens, cost, failures). Otherwise:
 a plain log line every `interval` seconds, for log files and CI. At the end: a summary table.
+The tables of a `sitrep eval` report are drawn here too.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from sitrep.evaluate.report import Section
 from sitrep.run.plan import BatchPlan
 from sitrep.run.scheduler import BatchProgress, BatchSummary
 
@@ -134,4 +136,14 @@ def plan_table(plan: BatchPlan) -> Table:
         ("estimated cost", _money(plan.cost)),
     ):
         table.add_row(label, value)
+    return table
+
+
+def section_table(section: Section) -> Table:
+    """One table of a `sitrep eval` report (`sitrep.evaluate.report.sections`)."""
+    table = Table(title=section.title, header_style="bold", caption=section.note or None)
+    for index, header in enumerate(section.headers):
+        table.add_column(header, justify="left" if index == 0 else "right")
+    for row in section.rows:
+        table.add_row(*row)
     return table

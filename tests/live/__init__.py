@@ -1,0 +1,1 @@
+"""The live tier: sitrep against a real model server (`pytest -m live`)."""

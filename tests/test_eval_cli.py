@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from conftest import ARCHIVE, CASSETTES
+from conftest import ARCHIVE, CASSETTES, ROOT
 from sitrep.cli import main
 from sitrep.model.article import Article
 
@@ -196,3 +196,36 @@ def test_the_archive_gold_set_scores_the_archive_run_article_for_article(run_dir
     for kind in ("incidents", "statistics"):
         assert result[kind]["gold"] > 0
         assert 0.0 < result[kind]["recall"] <= 1.0
+
+
+def test_gold_articles_the_run_failed_are_listed_with_their_error_apart_from_missing_ones(
+    tmp_path: Path,
+) -> None:
+    # The recorded SmolLM2 answers fail every article; each is scored as an empty prediction.
+    out = tmp_path / "tiny"
+    manifest = json.loads((CASSETTES / "recorded" / "smollm2-135m" / "manifest.json").read_text())
+    options = [f"--{name}={value}" for name, value in manifest["options"].items()]
+    code, _, err = _invoke(
+        "run",
+        str(ARCHIVE),
+        "--out",
+        str(out),
+        "--model",
+        manifest["model"],
+        "--base-url",
+        manifest["base_url"],
+        *options,
+        "--replay",
+        str(CASSETTES / "recorded" / "smollm2-135m"),
+    )
+    assert code == 0, err
+    gold = ROOT / "examples" / "gold" / "archive.jsonl"
+    code, text, _ = _invoke("eval", str(gold), str(out), "--format", "json")
+    assert code == 0
+    result = json.loads(text)
+    expected = {a["article_id"]: a["error_kind"] for a in manifest["articles"]}
+    assert result["failed_articles"] == expected
+    assert result["missing_articles"] == []
+    assert result["incidents"]["recall"] == 0.0
+    code, text, _ = _invoke("eval", str(gold), str(out), "--format", "markdown")
+    assert f"Failed in the run (scored as empty predictions): {len(expected)}" in text

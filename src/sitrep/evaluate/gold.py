@@ -41,7 +41,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sitrep.errors import EvaluationError
 from sitrep.model.records import Incident, Statistic
-from sitrep.run.outputs import ARTICLES, INCIDENTS, STATISTICS
+from sitrep.run.outputs import ARTICLES, FAILURES, INCIDENTS, STATISTICS
 
 __all__ = ["ArticleRecords", "Partial", "RecordSet", "load_gold", "load_run", "parse_gold"]
 
@@ -65,11 +65,13 @@ class ArticleRecords:
 @dataclass(frozen=True, slots=True)
 class RecordSet:
     """Records by article id. `texts` holds the article texts a run directory records;
-    `left_out` counts the articles of the source that were not loaded (`load_run(only=...)`)."""
+    `failed` the articles it failed, with their kind of error; `left_out` counts the articles
+    of the source that were not loaded (`load_run(only=...)`)."""
 
     source: str
     articles: Mapping[str, ArticleRecords]
     texts: Mapping[str, str] = field(default_factory=dict)
+    failed: Mapping[str, str] = field(default_factory=dict)
     left_out: int = 0
 
 
@@ -152,6 +154,11 @@ def load_run(path: Path, *, only: Collection[str] | None = None) -> RecordSet:
             ids[owner] = None
             if record is not None:
                 records.setdefault(owner, {"incidents": [], "statistics": []})[kind].append(record)
+    failed: dict[str, str] = {}
+    for number, line in _lines(path / FAILURES):
+        obj = _json_object(line, f"{path / FAILURES} line {number}", problems)
+        if obj is not None and isinstance(article_id := obj.get("article_id"), str):
+            failed[article_id] = str(obj.get("error_kind") or "failed")
     _raise_if_any(problems, f"{path} is not a readable run directory")
     kept = [i for i in ids if only is None or i in only]
     articles = {
@@ -163,7 +170,11 @@ def load_run(path: Path, *, only: Collection[str] | None = None) -> RecordSet:
         for i in kept
     }
     return RecordSet(
-        source=str(path), articles=articles, texts=texts, left_out=len(ids) - len(kept)
+        source=str(path),
+        articles=articles,
+        texts=texts,
+        failed={i: kind for i, kind in failed.items() if only is None or i in only},
+        left_out=len(ids) - len(kept),
     )
 
 

@@ -5,6 +5,7 @@ the command line draws on a terminal. Nothing here prints; `sitrep.cli` does.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -31,7 +32,8 @@ class Section:
 
 def render_json(evaluation: Evaluation) -> str:
     """One JSON object: `incidents` and `statistics` (precision, recall, f1, counts, `fields`
-    by name, `worst_articles`, every article), `missing_articles`, `unscored_articles`."""
+    by name, `worst_articles`, every article), `missing_articles`, `failed_articles`,
+    `unscored_articles`."""
     return json.dumps(evaluation.model_dump(mode="json"), indent=2, ensure_ascii=False)
 
 
@@ -89,6 +91,13 @@ def _records_note(evaluation: Evaluation) -> str:
         lines.append(
             f"Not in the run (scored as empty predictions): {len(evaluation.missing_articles)}:"
             f" {missing}."
+        )
+    if evaluation.failed_articles:
+        kinds = Counter(evaluation.failed_articles.values())
+        listed = ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
+        lines.append(
+            f"Failed in the run (scored as empty predictions): {len(evaluation.failed_articles)}"
+            f" ({listed})."
         )
     if evaluation.unscored_articles:
         lines.append(

@@ -1,7 +1,8 @@
 """A run measured against gold: records found, and each field of the records found.
 
-Every article of the gold is scored; one the run lacks (failed, or never run) is scored as an
-empty prediction and listed in `missing_articles`. Articles of the run that the gold lacks are
+Every article of the gold is scored; one the run lacks is scored as an empty prediction and
+listed in `failed_articles` (with its kind of error) if the run failed it, in
+`missing_articles` if the run never had it. Articles of the run that the gold lacks are
 counted in `unscored_articles` and not scored.
 
 Record level, for incidents and statistics apart: within each article, records are paired by
@@ -94,6 +95,7 @@ class Evaluation(_Result):
     incidents: RecordScores
     statistics: StatisticScores
     missing_articles: list[str]
+    failed_articles: dict[str, str]
     unscored_articles: int
 
 
@@ -117,11 +119,15 @@ def evaluate_run(
     incidents = _Tally(incident_similarity, field_order(Incident))
     statistics = _Tally(statistic_similarity, field_order(Statistic))
     missing = []
+    failed = {}
     for article_id in sorted(gold.articles):
         wanted = gold.articles[article_id]
         found = run.articles.get(article_id)
         if found is None:
-            missing.append(article_id)
+            if article_id in run.failed:
+                failed[article_id] = run.failed[article_id]
+            else:
+                missing.append(article_id)
             found = ArticleRecords(article_id=article_id)
         incidents.add(article_id, wanted.incidents, found.incidents, threshold)
         statistics.add(article_id, wanted.statistics, found.statistics, threshold)
@@ -133,6 +139,7 @@ def evaluate_run(
         incidents=RecordScores(**incidents.summary(worst)),
         statistics=StatisticScores(**statistics.summary(worst), value_mae=statistics.value_mae()),
         missing_articles=missing,
+        failed_articles=failed,
         unscored_articles=len(run.articles.keys() - gold.articles.keys()) + run.left_out,
     )
 

@@ -21,12 +21,6 @@ from sitrep.settings import OutputMode
 from sitrep.testing import completions as wire
 
 EMPTY = json.dumps({"incidents": [], "statistics": []})
-REQUEST: dict[str, Any] = {
-    "model": "gpt-4.1-mini",
-    "messages": [{"role": "user", "content": "An article."}],
-    "tools": [{"type": "function", "function": {"name": TOOL_NAME}}],
-    "tool_choice": {"type": "function", "function": {"name": TOOL_NAME}},
-}
 
 
 @pytest.mark.parametrize(

@@ -229,3 +229,24 @@ def test_gold_articles_the_run_failed_are_listed_with_their_error_apart_from_mis
     assert result["incidents"]["recall"] == 0.0
     code, text, _ = _invoke("eval", str(gold), str(out), "--format", "markdown")
     assert f"Failed in the run (scored as empty predictions): {len(expected)}" in text
+
+
+def test_worst_articles_are_named_by_the_gold_path_or_else_the_runs_source(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    gold = ROOT / "examples" / "gold" / "archive.jsonl"
+    code, out, _ = _invoke("eval", str(gold), str(run_dir), "--format", "json")
+    assert code == 0
+    worst = json.loads(out)["incidents"]["worst_articles"]
+    paths = {
+        json.loads(line)["article_id"]: json.loads(line)["path"]
+        for line in gold.read_text().splitlines()
+    }
+    assert worst
+    assert all(a["label"] == paths[a["article_id"]] for a in worst)
+    # Gold with no path: the run's own record of where the article came from.
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text(json.dumps({"article_id": KIRKUK.id, "incidents": [], "statistics": []}) + "\n")
+    code, out, _ = _invoke("eval", str(bare), str(run_dir), "--format", "json")
+    (only,) = json.loads(out)["incidents"]["worst_articles"]
+    assert only["label"] == str(ARCHIVE / "006_kirkuk_drone_correction.txt")

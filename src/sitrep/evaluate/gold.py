@@ -55,11 +55,13 @@ _MAX_SHOWN: Final = 20
 
 @dataclass(frozen=True, slots=True)
 class ArticleRecords:
-    """The records of one article, without their ids and provenance."""
+    """The records of one article, without their ids and provenance. `label` names the article
+    for people: the gold line's `path`, or the source a run recorded for it."""
 
     article_id: str
     incidents: tuple[Partial, ...] = ()
     statistics: tuple[Partial, ...] = ()
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,19 +128,7 @@ def load_run(path: Path, *, only: Collection[str] | None = None) -> RecordSet:
     if not (path / INCIDENTS).is_file():
         raise EvaluationError(f"{path} is not a sitrep run directory: {INCIDENTS} is missing")
     problems: list[str] = []
-    texts: dict[str, str] = {}
-    ids: dict[str, None] = {}  # every article of the run, in order
-    for number, line in _lines(path / ARTICLES):
-        obj = _json_object(line, f"{path / ARTICLES} line {number}", problems)
-        if obj is None:
-            continue
-        article_id, text = obj.get("id"), obj.get("text")
-        if not isinstance(article_id, str) or not isinstance(text, str):
-            problems.append(f"{path / ARTICLES} line {number}: an article needs an id and a text")
-            continue
-        ids[article_id] = None
-        if only is None or article_id in only:
-            texts[article_id] = text
+    ids, texts, labels = _run_articles(path / ARTICLES, only, problems)
     records: dict[str, dict[str, list[Partial]]] = {}
     for kind, name, model in (
         ("incidents", INCIDENTS, Incident),
@@ -154,11 +144,7 @@ def load_run(path: Path, *, only: Collection[str] | None = None) -> RecordSet:
             ids[owner] = None
             if record is not None:
                 records.setdefault(owner, {"incidents": [], "statistics": []})[kind].append(record)
-    failed: dict[str, str] = {}
-    for number, line in _lines(path / FAILURES):
-        obj = _json_object(line, f"{path / FAILURES} line {number}", problems)
-        if obj is not None and isinstance(article_id := obj.get("article_id"), str):
-            failed[article_id] = str(obj.get("error_kind") or "failed")
+    failed = _run_failures(path / FAILURES, problems)
     _raise_if_any(problems, f"{path} is not a readable run directory")
     kept = [i for i in ids if only is None or i in only]
     articles = {
@@ -166,6 +152,7 @@ def load_run(path: Path, *, only: Collection[str] | None = None) -> RecordSet:
             article_id=i,
             incidents=tuple(records.get(i, {}).get("incidents", ())),
             statistics=tuple(records.get(i, {}).get("statistics", ())),
+            label=labels.get(i),
         )
         for i in kept
     }
@@ -176,6 +163,40 @@ def load_run(path: Path, *, only: Collection[str] | None = None) -> RecordSet:
         failed={i: kind for i, kind in failed.items() if only is None or i in only},
         left_out=len(ids) - len(kept),
     )
+
+
+def _run_articles(
+    path: Path, only: Collection[str] | None, problems: list[str]
+) -> tuple[dict[str, None], dict[str, str], dict[str, str]]:
+    """Every article id of a run's articles.jsonl in order, and the texts and sources of
+    those kept."""
+    ids: dict[str, None] = {}
+    texts: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    for number, line in _lines(path):
+        obj = _json_object(line, f"{path} line {number}", problems)
+        if obj is None:
+            continue
+        article_id, text = obj.get("id"), obj.get("text")
+        if not isinstance(article_id, str) or not isinstance(text, str):
+            problems.append(f"{path} line {number}: an article needs an id and a text")
+            continue
+        ids[article_id] = None
+        if only is None or article_id in only:
+            texts[article_id] = text
+            if isinstance(source := obj.get("source"), str):
+                labels[article_id] = source
+    return ids, texts, labels
+
+
+def _run_failures(path: Path, problems: list[str]) -> dict[str, str]:
+    """The kind of error of each article a run's failures.jsonl lists."""
+    failed: dict[str, str] = {}
+    for number, line in _lines(path):
+        obj = _json_object(line, f"{path} line {number}", problems)
+        if obj is not None and isinstance(article_id := obj.get("article_id"), str):
+            failed[article_id] = str(obj.get("error_kind") or "failed")
+    return failed
 
 
 def validate_partial(
@@ -215,10 +236,12 @@ def _gold_article(line: str, problems: list[str]) -> ArticleRecords | None:
         ]
     if problems or not isinstance(article_id, str):
         return None
+    path = obj.get("path")
     return ArticleRecords(
         article_id=article_id,
         incidents=tuple(kinds["incidents"]),
         statistics=tuple(kinds["statistics"]),
+        label=path if isinstance(path, str) else None,
     )
 
 

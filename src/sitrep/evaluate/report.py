@@ -123,7 +123,13 @@ def _worst_section(name: str, scores: RecordScores) -> Section:
         title=f"worst articles: {name}",
         headers=("article", "gold", "predicted", "matched", "F1"),
         rows=tuple(
-            (a.article_id, f"{a.gold:,}", f"{a.predicted:,}", f"{a.matched:,}", _ratio(a.f1))
+            (
+                f"{a.label} ({a.article_id})" if a.label else a.article_id,
+                f"{a.gold:,}",
+                f"{a.predicted:,}",
+                f"{a.matched:,}",
+                _ratio(a.f1),
+            )
             for a in scores.worst_articles
         ),
         note="" if scores.worst_articles else "none listed",

@@ -58,6 +58,7 @@ class ArticleScore(_Result):
     """One article's records of one kind: how many, and how many were found."""
 
     article_id: str
+    label: str | None = None  # the article's path or source, where gold or run gives one
     precision: float
     recall: float
     f1: float
@@ -129,8 +130,9 @@ def evaluate_run(
             else:
                 missing.append(article_id)
             found = ArticleRecords(article_id=article_id)
-        incidents.add(article_id, wanted.incidents, found.incidents, threshold)
-        statistics.add(article_id, wanted.statistics, found.statistics, threshold)
+        label = wanted.label or found.label
+        incidents.add(article_id, wanted.incidents, found.incidents, threshold, label)
+        statistics.add(article_id, wanted.statistics, found.statistics, threshold, label)
     return Evaluation(
         gold=gold.source,
         run=run.source,
@@ -197,10 +199,13 @@ def _ratios(gold: int, predicted: int, matched: int) -> tuple[float, float, floa
     return precision, recall, f1
 
 
-def _article_score(article_id: str, gold: int, predicted: int, matched: int) -> ArticleScore:
+def _article_score(
+    article_id: str, gold: int, predicted: int, matched: int, label: str | None = None
+) -> ArticleScore:
     precision, recall, f1 = _ratios(gold, predicted, matched)
     return ArticleScore(
         article_id=article_id,
+        label=label,
         precision=precision,
         recall=recall,
         f1=f1,
@@ -227,6 +232,7 @@ class _Tally:
         gold: Sequence[Partial],
         predicted: Sequence[Partial],
         threshold: float,
+        label: str | None = None,
     ) -> None:
         pairs = align(gold, predicted, self.similarity, threshold=threshold, tie_break=agreement)
         for wanted, found, _ in pairs:
@@ -236,7 +242,9 @@ class _Tally:
             value, other = wanted.get("value"), found.get("value")
             if isinstance(value, int | float) and isinstance(other, int | float):
                 self.value_errors.append(abs(float(value) - float(other)))
-        self.articles.append(_article_score(article_id, len(gold), len(predicted), len(pairs)))
+        self.articles.append(
+            _article_score(article_id, len(gold), len(predicted), len(pairs), label)
+        )
 
     def summary(self, worst: int) -> dict[str, Any]:
         total = _article_score(
@@ -248,7 +256,7 @@ class _Tally:
         position = {name: index for index, name in enumerate(self.order)}
         names = sorted(self.field_counts, key=lambda n: (position.get(n, len(position)), n))
         return {
-            **total.model_dump(exclude={"article_id"}),
+            **total.model_dump(exclude={"article_id", "label"}),
             "fields": {n: self.field_sums[n] / self.field_counts[n] for n in names},
             "field_pairs": {n: self.field_counts[n] for n in names},
             "worst_articles": sorted(self.articles, key=lambda a: (a.f1, a.article_id))[:worst],

@@ -13,6 +13,7 @@ import re
 import typing
 from collections.abc import Iterator
 from enum import StrEnum
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
@@ -23,7 +24,8 @@ from sitrep.model.records import Incident, Statistic
 from sitrep.model.vocab import SUB_EVENT_TYPES, EventType, SubEventType
 
 CODEBOOK = ROOT / "docs" / "CODEBOOK.md"
-PROMPT = ROOT / "prompts" / "extract" / "system.j2"
+# Every profile's system prompt: the compact one says less, never something else.
+PROMPTS = [ROOT / "prompts" / profile / "system.j2" for profile in ("extract", "compact")]
 ROOTS: dict[str, type[BaseModel]] = {"incident": Incident, "statistic": Statistic}
 DRAFT_ROOTS: dict[str, type[BaseModel]] = {"incident": DraftIncident, "statistic": DraftStatistic}
 
@@ -161,21 +163,25 @@ def _draft_fields(model: type[BaseModel]) -> Iterator[tuple[str, str, str | None
             yield from _draft_fields(submodel)
 
 
-def test_every_field_the_model_fills_is_named_in_the_prompt_or_described_in_its_schema() -> None:
+@pytest.mark.parametrize("prompt_file", PROMPTS, ids=lambda p: p.parent.name)
+def test_every_field_the_model_fills_is_named_in_the_prompt_or_described_in_its_schema(
+    prompt_file: Path,
+) -> None:
     """The model sees the system prompt and the schema's descriptions; a field in neither is
     one the model is never told how to fill."""
-    prompt = PROMPT.read_text("utf-8")
+    prompt = prompt_file.read_text("utf-8")
     untold = sorted(
         where
         for root in DRAFT_ROOTS.values()
         for where, name, description in _draft_fields(root)
         if not description and not re.search(rf"(?<!\w){re.escape(name)}(?!\w)", prompt)
     )
-    assert not untold, f"draft fields neither named in {PROMPT.name} nor described: {untold}"
+    assert not untold, f"draft fields neither named in {prompt_file} nor described: {untold}"
 
 
-def test_event_type_pairs_the_prompt_names_are_valid_acled_pairs() -> None:
-    prompt = " ".join(PROMPT.read_text("utf-8").split())
+@pytest.mark.parametrize("prompt_file", PROMPTS, ids=lambda p: p.parent.name)
+def test_event_type_pairs_the_prompt_names_are_valid_acled_pairs(prompt_file: Path) -> None:
+    prompt = " ".join(prompt_file.read_text("utf-8").split())
     pairs = re.findall(r'"([^"]+)" / "([^"]+)"', prompt)
     assert pairs, "the prompt names no event type / sub-event type pair"
     for event, sub in pairs:

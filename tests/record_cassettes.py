@@ -81,7 +81,7 @@ def options_of(config: ModelConfig) -> dict[str, Any]:
         "max-output-tokens": config.max_output_tokens,
         "output-cap-field": config.cap_field.value,
         "context-window": config.context_window,
-        "timeout": config.request_timeout,
+        "timeout": config.timeout,
         "reask-budget": config.reask_budget,
         "reask-as": config.reask_as.value,
         "max-article-chars": config.max_article_chars,
@@ -184,7 +184,7 @@ def _parser() -> argparse.ArgumentParser:
         "--output-cap-field", choices=[f.value for f in OutputCapField], default="auto"
     )
     parser.add_argument("--context-window", type=int)
-    parser.add_argument("--timeout", type=float, default=_DEFAULTS.request_timeout)
+    parser.add_argument("--timeout", type=float, default=None)
     parser.add_argument("--reask-budget", type=int, default=_DEFAULTS.reask_budget)
     parser.add_argument("--reask-as", choices=[s.value for s in ReaskStyle], default="auto")
     parser.add_argument("--max-article-chars", type=int, default=_DEFAULTS.max_article_chars)

@@ -307,3 +307,19 @@ def test_a_plain_500_is_still_retried(no_sleep: list[float]) -> None:
     with pytest.raises(TransportError):
         _extract(config, server)
     assert len(server.requests) == 3
+
+
+def test_the_timeout_is_two_minutes_for_openai_and_ten_for_other_servers_unless_given() -> None:
+    assert ModelConfig(model="m").timeout == 120.0
+    assert ModelConfig(model="m", base_url=LOCAL).timeout == 600.0
+    assert ModelConfig(model="m", base_url=LOCAL, request_timeout=30).timeout == 30.0
+    with pytest.raises(ConfigurationError, match="request_timeout must be positive"):
+        ModelConfig(model="m", request_timeout=0)
+
+
+def test_each_request_is_sent_with_the_timeout_the_endpoint_gets(no_sleep: list[float]) -> None:
+    call = wire.message(tool_calls=[wire.tool_call("call_1", TOOL_NAME, EMPTY)])
+    server = Counting(lambda request: httpx2.Response(200, json=_body(call)))
+    _extract(ModelConfig(model="m", base_url=LOCAL), server)
+    (sent,) = server.requests
+    assert sent.extensions["timeout"]["read"] == 600.0

@@ -21,6 +21,8 @@ from sitrep.errors import ConfigurationError
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 _OPENAI_HOST = "api.openai.com"
+_OPENAI_TIMEOUT = 120.0
+_LOCAL_TIMEOUT = 600.0
 DEFAULT_MODEL = "gpt-4.1-mini"
 # Some 15,000 tokens: room for any news article in every current model's context, with the
 # prompt, and a guard against whole books or scraped page dumps.
@@ -104,7 +106,9 @@ class ModelConfig:
     # Tokens the model reads and writes in one request; None: the known window of the model
     # (KNOWN_CONTEXT_WINDOWS), or no check before sending when it is not known.
     context_window: int | None = None
-    request_timeout: float = 120.0  # seconds for one HTTP request
+    # Seconds to wait for one answer; None: 120 for OpenAI itself, 600 for any other server
+    # (a small local model can take minutes over one long prompt).
+    request_timeout: float | None = None
     reask_budget: int = 2  # re-asks after invalid output, on top of the first answer
     reask_style: ReaskStyle = ReaskStyle.AUTO
     max_article_chars: int = MAX_ARTICLE_CHARS
@@ -117,7 +121,7 @@ class ModelConfig:
             raise ConfigurationError("reask_budget cannot be negative")
         if self.max_output_tokens < 1:
             raise ConfigurationError("max_output_tokens must be positive")
-        if self.request_timeout <= 0:
+        if self.request_timeout is not None and self.request_timeout <= 0:
             raise ConfigurationError("request_timeout must be positive")
         if self.context_window is not None and self.context_window <= self.max_output_tokens:
             raise ConfigurationError(
@@ -155,6 +159,13 @@ class ModelConfig:
         if self.context_window is not None:
             return self.context_window
         return longest_prefix(self.model, KNOWN_CONTEXT_WINDOWS)
+
+    @property
+    def timeout(self) -> float:
+        """Seconds to wait for one answer."""
+        if self.request_timeout is not None:
+            return self.request_timeout
+        return _OPENAI_TIMEOUT if self.is_openai else _LOCAL_TIMEOUT
 
     @property
     def resends_timed_out(self) -> bool:

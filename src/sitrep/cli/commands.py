@@ -138,10 +138,9 @@ def model_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option(
             "--timeout",
             type=click.FloatRange(0, min_open=True),
-            default=_MODEL_DEFAULTS.request_timeout,
-            show_default=True,
-            help="Seconds to wait for one answer. A request that timed out is sent again "
-            "only to OpenAI: another server may still be computing it.",
+            help="Seconds to wait for one answer [default: 120 for OpenAI, 600 for other "
+            "servers]. A request that timed out is sent again only to OpenAI: another server "
+            "may still be computing it.",
         ),
         click.option(
             "--reask-budget",
@@ -208,7 +207,7 @@ def _config(
     max_output_tokens: int,
     output_cap_field: str,
     context_window: int | None,
-    timeout: float,
+    timeout: float | None,
     reask_budget: int,
     reask_as: str,
     max_article_chars: int,

@@ -86,7 +86,7 @@ class ChatSender:
         client_options: dict[str, Any] = {
             "api_key": api_key,
             "base_url": config.base_url,
-            "timeout": config.request_timeout,
+            "timeout": config.timeout,
             "max_retries": 0,
         }
         self._client = openai.OpenAI(**client_options, http_client=http_client)
@@ -122,7 +122,7 @@ class ChatSender:
             raise self._translate(exc) from exc
 
     def _translate(self, exc: openai.OpenAIError) -> Exception:
-        return translate(exc, timeout=self.config.request_timeout, resend_timed_out=self._resend)
+        return translate(exc, timeout=self.config.timeout, resend_timed_out=self._resend)
 
     def close(self) -> None:
         """Close the sync client (the async one needs `aclose`)."""

@@ -11,6 +11,7 @@ requests carry the output cap in the field such servers read.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -180,6 +181,25 @@ def test_run_logs_every_call_with_status_200_and_the_servers_usage(
     assert all(0 < row["completion_tokens"] <= MAX_OUTPUT_TOKENS for row in calls)
     # The server's own log: one answered request per logged call, none refused.
     assert statuses == [200] * len(calls)
+
+
+def test_each_re_ask_reaches_the_model_with_its_answer_and_the_correction(
+    batch: tuple[subprocess.CompletedProcess[str], Path, Path, list[int]],
+) -> None:
+    """The server counts what its chat template rendered: a re-ask's prompt is the previous one
+    plus the answer and the correction, so it grows by more than the answer. Had the correction
+    gone in a message the template drops, it would grow by the answer alone."""
+    _, _, out, _ = batch
+    calls = _rows(out, "SELECT article_id, prompt_tokens, completion_tokens FROM calls ORDER BY id")
+    reasks = 0
+    for article_id in {row["article_id"] for row in calls}:
+        mine = [row for row in calls if row["article_id"] == article_id]
+        for before, after in itertools.pairwise(mine):
+            grown = after["prompt_tokens"] - before["prompt_tokens"]
+            assert grown >= before["completion_tokens"] + 20, (article_id, before, after)
+            reasks += 1
+    if reasks == 0:
+        pytest.skip("no article was re-asked in this run")
 
 
 def test_run_sends_the_cap_as_max_tokens(

@@ -29,7 +29,7 @@ RANKS: tuple[tuple[str, ...], ...] = (
     ("sitrep.wire",),
     ("sitrep.extract",),
     ("sitrep.run",),
-    ("sitrep.export", "sitrep.evaluate"),
+    ("sitrep.export", "sitrep.evaluate", "sitrep.report"),
     ("sitrep.cli", "sitrep.__main__"),
     ("sitrep.testing",),
 )

@@ -42,6 +42,7 @@ from sitrep.export.tables import ExportFormat, export
 from sitrep.extract.extractor import Extractor
 from sitrep.model.article import Article
 from sitrep.model.schemas import write_schemas
+from sitrep.report.page import write_report
 from sitrep.run.budget import load_prices, price_for
 from sitrep.run.plan import plan_batch
 from sitrep.run.readers import count_inputs, read_archives
@@ -496,6 +497,25 @@ def eval_command(gold: Path, run_dir: Path, fmt: str, threshold: float, worst: i
         console = Console()
         for section in sections(evaluation):
             console.print(section_table(section))
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The HTML file to write [default: RUN_DIR/report.html].",
+)
+def report(run_dir: Path, output: Path | None) -> None:
+    """Write the review page of the run in RUN_DIR: one HTML file that works offline."""
+    try:
+        click.echo(str(write_report(run_dir, output or run_dir / "report.html")))
+    except (ConfigurationError, OutputError) as exc:
+        _fail(str(exc), code=2)
+    except OSError as exc:
+        _fail(f"cannot write the page: {exc}", code=1)
 
 
 @main.command()

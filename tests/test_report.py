@@ -222,3 +222,13 @@ def test_report_of_an_unreadable_output_line_names_file_and_line(tmp_path: Path,
     result = CliRunner().invoke(main, ["report", str(run)])
     assert result.exit_code == 2
     assert "incidents.jsonl line 1" in result.output
+
+
+def test_records_sharing_an_id_get_keys_of_their_own(tmp_path: Path) -> None:
+    text = "Two drones were downed."
+    same = _incident("i1", "A", [_evidence(text, "Two drones")])
+    run = _write_run(tmp_path / "run", [{"id": "A", "text": text}], [same, same])
+    data = page_data(run)
+    keys = [r["key"] for r in data["records"]]
+    assert len(set(keys)) == 2
+    assert data["articles"][0]["records"] == keys

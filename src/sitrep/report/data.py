@@ -91,6 +91,7 @@ def page_data(directory: Path) -> dict[str, Any]:
                 else:
                     unplaced.append(
                         {
+                            "key": record,  # replaced by the record's key below
                             "record": record["id"],
                             "article_id": article_id,
                             "field": field,
@@ -100,10 +101,16 @@ def page_data(directory: Path) -> dict[str, Any]:
                             "reason": problem,
                         }
                     )
-            article["records"].append(record["id"])
             records.append(record)
     order = {article_id: n for n, article_id in enumerate(articles)}
     records.sort(key=lambda r: order[r["article_id"]])  # stable: incidents before statistics
+    # Record ids need not be unique (two statistics of one article from the same passage with
+    # the same label share one), so the page names each record by its place in this order.
+    for n, record in enumerate(records):
+        record["key"] = f"r{n}"
+        articles[record["article_id"]]["records"].append(record["key"])
+    for entry in unplaced:
+        entry["key"] = entry["key"]["key"]
     events_path = directory / EVENTS
     return {
         "run": directory.resolve().name,
@@ -124,6 +131,7 @@ def _record(kind: str, raw: dict[str, Any], article_id: str) -> dict[str, Any]:
     else:
         label = f"{raw.get('metric')}: {raw.get('qualifier')} {raw.get('value')} {raw.get('unit')}"
     return {
+        "key": "",
         "id": str(raw.get("id")),
         "kind": kind,
         "article_id": article_id,
@@ -184,7 +192,7 @@ def _objects(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _fingerprint(records: list[dict[str, Any]]) -> str:
-    """Names the run's record set, so a page keeps its reviewer's decisions apart from those of
-    another run's page in the browser's storage."""
+    """Names the run's records in their order, so that a page keeps its reviewer's decisions
+    (stored by record key) apart from those of another run's page in the browser's storage."""
     digest = hashlib.sha256("\n".join(r["id"] for r in records).encode())
     return digest.hexdigest()[:16]

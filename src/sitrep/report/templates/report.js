@@ -4,7 +4,10 @@
 (function () {
   const DATA = JSON.parse(document.getElementById("report-data").textContent);
   const STORE_KEY = "sitrep-review:" + DATA.key;
-  const records = new Map(DATA.records.map((r) => [r.id, r]));
+  const records = new Map(DATA.records.map((r) => [r.key, r]));
+  // Record ids need not be unique; the page names records by `key`, events by incident id.
+  const byIncident = new Map();
+  DATA.records.forEach((r) => { if (r.kind === "incident" && !byIncident.has(r.id)) byIncident.set(r.id, r.key); });
   const articles = new Map(DATA.articles.map((a) => [a.id, a]));
   const COLORS = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#9a6700", "#bf3989", "#0550ae", "#57606a"];
   let decisions = loadDecisions();
@@ -82,7 +85,7 @@
 
   function corrected(record) {
     const data = JSON.parse(JSON.stringify(record.data));
-    const edits = (decisions[record.id] || {}).edits || {};
+    const edits = (decisions[record.key] || {}).edits || {};
     for (const [path, value] of Object.entries(edits)) setPath(data, path, value);
     return data;
   }
@@ -125,14 +128,14 @@
   }
 
   function recordItem(record) {
-    const item = el("li", { class: "record", id: "record-" + record.id, "data-id": record.id, tabindex: "-1" });
+    const item = el("li", { class: "record", id: "record-" + record.key, "data-key": record.key, "data-id": record.id, tabindex: "-1" });
     item.append(el("span", { class: "decision" }));
     item.append(el("strong", { text: record.label }));
     if (record.salience) item.append(" · " + record.salience);
     if (record.summary) item.append(el("div", { text: record.summary }));
     item.append(el("div", { text: [show(record.date), show(record.place), show(record.country)].join(" · ") }));
     item.append(el("dl", { class: "fields" }));
-    item.addEventListener("click", () => select(record.id, false));
+    item.addEventListener("click", () => select(record.key, false));
     return item;
   }
 
@@ -184,7 +187,7 @@
 
   // ---- selection and filters ----
   function visibleRecords() {
-    return DATA.records.filter((r) => !document.getElementById("record-" + r.id).classList.contains("hidden"));
+    return DATA.records.filter((r) => !document.getElementById("record-" + r.key).classList.contains("hidden"));
   }
 
   function select(id, scroll) {
@@ -203,9 +206,9 @@
   function move(step) {
     const shown = visibleRecords();
     if (!shown.length) return;
-    const at = shown.findIndex((r) => r.id === current);
+    const at = shown.findIndex((r) => r.key === current);
     const next = at < 0 ? (step > 0 ? 0 : shown.length - 1) : Math.min(Math.max(at + step, 0), shown.length - 1);
-    select(shown[next].id, true);
+    select(shown[next].key, true);
   }
 
   function filters() {
@@ -240,9 +243,9 @@
     const active = Object.values(f).some(Boolean);
     for (const r of DATA.records) {
       const ok = recordPasses(f, r);
-      document.getElementById("record-" + r.id).classList.toggle("hidden", !ok);
+      document.getElementById("record-" + r.key).classList.toggle("hidden", !ok);
       document.querySelectorAll("mark").forEach((mark) => {
-        if (mark.dataset.record === r.id) mark.classList.toggle("filtered", !ok);
+        if (mark.dataset.record === r.key) mark.classList.toggle("filtered", !ok);
       });
     }
     for (const a of DATA.articles) {
@@ -286,7 +289,7 @@
         label: show((e.when || {}).start) + " " + e.event_type + " at " + show((e.where || {}).name) + " (" + show(e.sources) + " sources)",
       }))
       : DATA.records.filter((r) => r.kind === "incident" && recordPasses(f, r)).map((r) => ({
-        date: r.date, type: r.event_type, record: r.id, label: show(r.date) + " " + r.label + " at " + show(r.place),
+        date: r.date, type: r.event_type, record: r.key, label: show(r.date) + " " + r.label + " at " + show(r.place),
       }));
     const dated = items.filter((i) => i.date);
     const box = document.getElementById("timeline");
@@ -370,10 +373,11 @@
       const list = el("ul", {});
       for (const m of e.members || []) {
         const article = articles.get(m.article_id);
-        const link = el("a", { href: "#record-" + m.incident_id, text: (article && (article.title || article.source)) || m.article_id });
+        const key = byIncident.get(m.incident_id);
+        const link = el("a", { href: "#record-" + (key || ""), text: (article && (article.title || article.source)) || m.article_id });
         link.addEventListener("click", (event) => {
           event.preventDefault();
-          if (records.has(m.incident_id)) select(m.incident_id, true);
+          if (key) select(key, true);
         });
         list.append(el("li", {}, link, " · " + show(m.salience) + (m.founding ? " · founding" : "") +
           (m.joined_by && m.joined_by.length ? " · joined by " + m.joined_by.join(", ") : "")));

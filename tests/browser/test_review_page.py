@@ -6,6 +6,7 @@ apt-get install -y chromium && pip install '.[browser]' && pytest -m browser
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +137,45 @@ def test_screenshot_of_the_page_is_a_png(opened: OpenPage, tmp_path: Path) -> No
     shot = tmp_path / "review.png"
     opened.page.screenshot(path=str(shot), full_page=True)
     assert shot.read_bytes().startswith(PNG)
+
+
+def test_merged_events_are_listed_with_their_sources_and_drawn(
+    browser: Any, review: Review, tmp_path: Path
+) -> None:
+    run_dir = tmp_path / "merged"
+    shutil.copytree(review.run_dir, run_dir, ignore=shutil.ignore_patterns("run.lock"))
+    incidents = _lines(run_dir / "incidents.jsonl")[:2]
+    event = {
+        "id": "evt_0123456789abcdef",
+        "event_type": incidents[0]["event_type"],
+        "sub_event_type": incidents[0]["sub_event_type"],
+        "when": incidents[0]["when"],
+        "where": incidents[0]["where"],
+        "sources": 2,
+        "members": [
+            {
+                "incident_id": i["id"],
+                "article_id": i["provenance"]["article_id"],
+                "salience": "main",
+            }
+            for i in incidents
+        ],
+        "a_key_added_later": True,
+    }
+    (run_dir / "events.jsonl").write_text(json.dumps(event) + "\n", "utf-8")
+    page_file = tmp_path / "merged.html"
+    assert sitrep("report", str(run_dir), "-o", str(page_file)).returncode == 0
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(page_file.as_uri())
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator("#events .event").count() == 1
+    assert page.locator("#events .event li").count() == 2
+    assert page.locator("#timeline svg circle").count() == 1
+    assert "merged events" in page.text_content("#timeline-title")
+    page.click("#events .event li >> nth=1 >> a")
+    assert page.get_attribute(".record.selected", "data-id") == incidents[1]["id"]
+    assert errors == []
+    context.close()

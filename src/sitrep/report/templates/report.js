@@ -323,13 +323,13 @@
     const shift = Math.max(0, 10 - top);
     const svg = svgEl("svg", { width: width, height: height, viewBox: "0 0 " + width + " " + height, role: "img" });
     svg.append(svgEl("line", { x1: left, x2: width - right, y1: base + shift, y2: base + shift, stroke: "#57606a" }));
-    const tick = (d) => {
-      const label = svgEl("text", { x: x(d), y: base + shift + 16, "text-anchor": "middle", "font-size": 11 });
+    const tick = (d, anchor) => {
+      const label = svgEl("text", { x: x(d), y: base + shift + 16, "text-anchor": anchor, "font-size": 11 });
       label.textContent = new Date(d * 86400000).toISOString().slice(0, 10);
       svg.append(label);
     };
-    tick(lo);
-    if (hi !== lo) tick(hi);
+    if (hi === lo) tick(lo, "middle");
+    else { tick(lo, "start"); tick(hi, "end"); }
     for (const { item, cx, cy } of dots) {
       const dot = svgEl("circle", { cx: cx, cy: cy + shift, r: r, fill: COLORS[types.indexOf(item.type) % COLORS.length] });
       const title = svgEl("title", {});

@@ -509,6 +509,17 @@ def test_record_ids_differ_for_different_summaries_evidence_or_articles() -> Non
     assert len({base, *others}) == 4
 
 
+def test_two_figures_of_one_quote_with_one_metric_get_their_own_ids() -> None:
+    # "about 2,500 American soldiers and a thousand coalition soldiers": one quote, one metric.
+    data, article = variant(
+        "wounding two soldiers", "wounding two soldiers and three police officers"
+    )
+    quote = "wounding two soldiers and three police officers"
+    data["statistics"] = [statistic(2, "exact", quote), statistic(3, "exact", quote)]
+    first, second = run(data, article).statistics
+    assert first.id != second.id
+
+
 def test_provenance_is_attached_to_the_extraction_and_every_record() -> None:
     article = Article.from_file(EXAMPLES / "01-erbil-rockets.txt")
     data = json.loads((EXAMPLES / "01-erbil-rockets.json").read_text("utf-8"))

@@ -26,7 +26,7 @@ from sitrep.run.scheduler import run_batch
 from sitrep.settings import ModelConfig
 from sitrep.wire.replay import AsyncReplayTransport, Recordings
 
-MAIN_INCIDENT = "3aaa6cb004c5eba8"  # seed 000's main incident: two drones, both intercepted
+MAIN_INCIDENT = "f1833de8af3780e2"  # seed 000's main incident: two drones, both intercepted
 
 
 @pytest.fixture(scope="module")

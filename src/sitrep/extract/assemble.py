@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import pycountry
+from pydantic import BaseModel
 
 from sitrep.model.article import Article
 from sitrep.model.drafts import (
@@ -251,7 +252,7 @@ class _Checker:
             self.casualty(f"{path}.casualties[{i}]", c) for i, c in enumerate(draft.casualties)
         ]
         return Incident(
-            id=_record_id(self.article.id, "incident", evidence, draft.summary),
+            id=_record_id(self.article.id, "incident", evidence, draft),
             summary=draft.summary,
             salience=draft.salience,
             status=draft.status,
@@ -274,7 +275,7 @@ class _Checker:
         self.figure(f"{path}.value", draft.value, draft.qualifier, evidence)
         is_stock = draft.kind is StatisticKind.STOCK
         return Statistic(
-            id=_record_id(self.article.id, "statistic", evidence, draft.metric),
+            id=_record_id(self.article.id, "statistic", evidence, draft),
             metric=draft.metric,
             kind=draft.kind,
             value=int(draft.value) if draft.value.is_integer() else draft.value,
@@ -343,7 +344,10 @@ def _describe(start: date, end: date) -> str:
     return str(start) if start == end else f"{start} to {end}"
 
 
-def _record_id(article_id: str, kind: str, evidence: Sequence[Evidence], label: str) -> str:
-    """Stable across runs: the same reading of the same article gives the same id."""
+def _record_id(article_id: str, kind: str, evidence: Sequence[Evidence], draft: BaseModel) -> str:
+    """Stable across runs: the same reading of the same article gives the same id. The whole
+    draft is hashed, not a label: two figures of one quote ("about 2,500 American soldiers
+    and a thousand coalition soldiers") share their evidence and metric, not their value."""
     spans = ",".join(f"{e.start}-{e.end}" for e in evidence)
-    return hashlib.sha256(f"{article_id}|{kind}|{spans}|{label}".encode()).hexdigest()[:16]
+    reading = draft.model_dump_json()
+    return hashlib.sha256(f"{article_id}|{kind}|{spans}|{reading}".encode()).hexdigest()[:16]

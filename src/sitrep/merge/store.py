@@ -19,7 +19,7 @@ from typing import Any
 
 from sitrep.errors import MergeError
 from sitrep.merge.build import build_event
-from sitrep.merge.cluster import Grouping
+from sitrep.merge.cluster import Grouping, event_id, precedence
 from sitrep.merge.mentions import Mention
 from sitrep.merge.rules import Tolerances
 from sitrep.model.events import Event
@@ -60,10 +60,14 @@ def merge_run(directory: Path, tolerances: Tolerances | None = None) -> MergeSum
     for mention in _new_mentions(source, offset):
         new += grouping.add(mention)
     offset = _complete_length(source, offset)
-    events = sorted(
-        (build_event(group, tolerances) for group in grouping.groups()), key=lambda e: e.id
+    # Sorted by id before any event is built, so only one event is held at a time.
+    groups = sorted(
+        (event_id(min(group, key=precedence).incident_id), group) for group in grouping.groups()
     )
-    _replace(directory / EVENTS, (e.model_dump_json().encode() + b"\n" for e in events))
+    lines = (
+        build_event(group, tolerances).model_dump_json().encode() + b"\n" for _, group in groups
+    )
+    _replace(directory / EVENTS, lines)
     _replace(
         directory / STATE,
         iter(
@@ -81,7 +85,7 @@ def merge_run(directory: Path, tolerances: Tolerances | None = None) -> MergeSum
             ]
         ),
     )
-    return MergeSummary(len(events), len(grouping.mentions), new, grouping.comparisons)
+    return MergeSummary(len(groups), len(grouping.mentions), new, grouping.comparisons)
 
 
 def read_events(path: Path) -> Iterator[Event]:

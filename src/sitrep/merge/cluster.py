@@ -3,9 +3,9 @@
 Reports (main and secondary mentions) that `rules.compare` accepts are linked, and an event is
 a connected group of them, so the result does not depend on the order incidents arrive in.
 Each is compared only with the reports of its blocks (country, event type, sub-event type and
-week), never with all. A background mention never links two events: it joins the one
-compatible event whose place matches it best, or, when none does, the background mentions of
-the same earlier event form one of their own.
+day, within the date window), never with all. A background mention never links two events:
+it joins the one compatible event whose place matches it best, or, when none does, the
+background mentions of the same earlier event form one of their own.
 
 Merging later incidents into existing events seeds the groups with the events' members: the
 reports of one event are already connected, so only the new reports are compared.
@@ -20,7 +20,6 @@ from datetime import date
 from sitrep.merge.mentions import Mention
 from sitrep.merge.rules import Tolerances, compare, place_score, widened
 
-_WEEK = 7
 _SALIENCE = {"main": 0, "secondary": 1, "background": 2}
 _PRECISION = ("day", "days", "week", "month", "season", "half-year", "year", "unknown")
 
@@ -99,14 +98,16 @@ class Grouping:
     def _keys(self, mention: Mention, *, widen: bool) -> Iterator[BlockKey]:
         if mention.country is None or mention.start is None:
             return  # no country or no date: compared with nothing, an event of its own
-        if widen:
-            span = widened(mention, self.tolerances.window)
+        if widen:  # both ranges are widened by the window: look twice as far
+            span = widened(mention, 2 * self.tolerances.window)
             assert span is not None
             first, last = span
         else:
             first, last = mention.start, mention.end or mention.start
-        for week in range(first.toordinal() // _WEEK, last.toordinal() // _WEEK + 1):
-            yield mention.country, mention.event_type, mention.sub_event_type, week
+        # A block is one day: a report of one day is stored once and looks up 1 + 4 x window
+        # blocks; a month-long range is stored under each of its days.
+        for day in range(first.toordinal(), last.toordinal() + 1):
+            yield mention.country, mention.event_type, mention.sub_event_type, day
 
     def _attach_backgrounds(self) -> None:
         """Each background joins its best compatible report, or other such backgrounds."""

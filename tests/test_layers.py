@@ -1,6 +1,6 @@
 """The package's layout keeps its promises (docs/ARCHITECTURE.md).
 
-Layers only point down: cli → export, evaluate → run → extract → wire → settings/model/text,
+Layers only point down: cli → export, evaluate → merge → run → extract → wire → settings/model/text,
 with the version and the vocabularies at the bottom. No module imports the package root, no two
 modules import each other in a circle, no module passes 600 lines, and the edges of the outside
 world (the SDK's semi-private parts, aiohttp, the environment, the terminal) are touched only
@@ -29,6 +29,7 @@ RANKS: tuple[tuple[str, ...], ...] = (
     ("sitrep.wire",),
     ("sitrep.extract",),
     ("sitrep.run",),
+    ("sitrep.merge",),
     ("sitrep.export", "sitrep.evaluate", "sitrep.report"),
     ("sitrep.cli", "sitrep.__main__"),
     ("sitrep.testing",),

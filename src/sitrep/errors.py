@@ -10,6 +10,8 @@
     │                             run is writing to them
     ├── EvaluationError           a gold set or run directory that cannot be scored: unreadable,
     │                             not JSON, a record the record models reject, a duplicate article
+    ├── MergeError                a run's incidents or events that cannot be merged: unreadable,
+    │                             not records, an unknown event id
     └── ExtractionError           a model call did not yield records
         ├── EndpointRejectedError the endpoint refused the request; retrying cannot help
         │   ├── AuthenticationError   401 or 403: the key is missing, wrong or not allowed
@@ -63,6 +65,10 @@ class EvaluationError(SitrepError):
     def __init__(self, message: str, *, problems: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.problems = list(problems)
+
+
+class MergeError(SitrepError):
+    pass
 
 
 class ExtractionError(SitrepError):

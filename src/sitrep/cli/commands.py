@@ -31,6 +31,7 @@ from sitrep.errors import (
     ConfigurationError,
     EvaluationError,
     ExtractionError,
+    MergeError,
     OutputError,
     ReplayError,
 )
@@ -38,8 +39,11 @@ from sitrep.evaluate.align import DEFAULT_THRESHOLD
 from sitrep.evaluate.gold import load_gold, load_run
 from sitrep.evaluate.report import ReportFormat, render_json, render_markdown, sections
 from sitrep.evaluate.score import DEFAULT_WORST, evaluate_run
+from sitrep.export.events import EVENT_FORMATS, export_events
 from sitrep.export.tables import ExportFormat, export
 from sitrep.extract.extractor import Extractor
+from sitrep.merge.rules import DEFAULT_WINDOW, Tolerances
+from sitrep.merge.store import explain, merge_run
 from sitrep.model.article import Article
 from sitrep.model.schemas import write_schemas
 from sitrep.report.page import write_report
@@ -437,18 +441,58 @@ async def _run_until_interrupted(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice([f.value for f in ExportFormat]),
+    type=click.Choice([*(f.value for f in ExportFormat), *EVENT_FORMATS]),
     default=ExportFormat.CSV.value,
     show_default=True,
-    help="parquet needs the extra: pip install 'sitrep[parquet]'.",
+    help="csv, parquet: the run's records; events-csv, events-parquet, acled: its merged "
+    "events (after sitrep merge). Parquet needs the extra: pip install 'sitrep[parquet]'.",
 )
 def export_command(directory: Path, fmt: str) -> None:
-    """Write a batch's incidents, statistics and failures in DIRECTORY as flat tables."""
+    """Write a batch's incidents, statistics and failures in DIRECTORY as flat tables, or its
+    merged events (events.jsonl) as a table or in ACLED's columns."""
     try:
+        if fmt in EVENT_FORMATS:
+            click.echo(str(export_events(directory, fmt)))
+            return
         for path in export(directory, ExportFormat(fmt)):
             click.echo(str(path))
     except ConfigurationError as exc:
         _fail(str(exc), code=2)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--window",
+    type=click.IntRange(0),
+    default=DEFAULT_WINDOW,
+    show_default=True,
+    help="Days either side of each date within which reports may be one event.",
+)
+@click.option(
+    "--explain",
+    "event",
+    metavar="EVENT_ID",
+    help="Print how each member joined this event instead of merging.",
+)
+def merge(run_dir: Path, window: int, event: str | None) -> None:
+    """Group the incidents in RUN_DIR across articles into events (RUN_DIR/events.jsonl).
+
+    Only incidents not merged before are read. Exit codes: 0 merged, 2 bad usage, or the run's
+    files cannot be merged (or EVENT_ID is unknown).
+    """
+    try:
+        if event is not None:
+            for line in explain(run_dir, event):
+                click.echo(line)
+            return
+        summary = merge_run(run_dir, Tolerances(window=window))
+    except MergeError as exc:
+        _fail(str(exc), code=2)
+    click.echo(
+        f"{summary.new:,} new incident(s) merged; {summary.incidents:,} incident(s) in "
+        f"{summary.events:,} event(s) in {run_dir / 'events.jsonl'}"
+    )
 
 
 @main.command(name="eval")

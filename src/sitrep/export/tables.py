@@ -51,9 +51,9 @@ def export(directory: Path, fmt: ExportFormat) -> list[Path]:
         target = source.with_suffix(f".{fmt.value}")
         rows = _rows(source)
         if fmt is ExportFormat.CSV:
-            _write_csv(rows, target)
+            write_csv(rows, target)
         else:
-            _write_parquet(rows, target)
+            write_parquet(rows, target)
         written.append(target)
     return written
 
@@ -65,7 +65,7 @@ def _rows(path: Path) -> Iterator[dict[str, Any]]:
                 yield flatten(json.loads(line))
 
 
-def _write_csv(rows: Iterator[dict[str, Any]], target: Path) -> None:
+def write_csv(rows: Iterator[dict[str, Any]], target: Path) -> None:
     with target.open("w", encoding="utf-8", newline="") as stream:
         first = next(rows, None)
         if first is None:
@@ -78,7 +78,7 @@ def _write_csv(rows: Iterator[dict[str, Any]], target: Path) -> None:
         writer.writerows(rows)
 
 
-def _write_parquet(rows: Iterator[dict[str, Any]], target: Path) -> None:
+def write_parquet(rows: Iterator[dict[str, Any]], target: Path) -> None:
     try:
         import pyarrow as pa  # noqa: PLC0415  (optional: `pip install 'sitrep[parquet]'`)
         import pyarrow.parquet as pq  # noqa: PLC0415

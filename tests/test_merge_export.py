@@ -115,3 +115,11 @@ def test_explaining_an_unknown_event_exits_2_naming_it(run_dir: Path) -> None:
     code, output = invoke("merge", str(run_dir), "--explain", "evt_nope")
     assert code == 2
     assert "no event 'evt_nope'" in output
+
+
+def test_the_event_the_readme_explains_is_an_event_of_the_example_run(run_dir: Path) -> None:
+    (named,) = re.findall(r"sitrep merge out --explain (evt_[0-9a-f]{16})", README)
+    invoke("merge", str(run_dir))
+    code, output = invoke("merge", str(run_dir), "--explain", named)
+    assert code == 0, output
+    assert "Ain al-Assad" in output

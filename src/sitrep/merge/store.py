@@ -56,10 +56,11 @@ def merge_run(directory: Path, tolerances: Tolerances | None = None) -> MergeSum
         offset = state["incidents_offset"]
         for members in read_event_members(directory / EVENTS):
             grouping.seed(members)
-    new = 0
-    for mention in _new_mentions(source, offset):
-        new += grouping.add(mention)
-    offset = _complete_length(source, offset)
+    new, merged_to = 0, offset
+    for mention, end in _new_mentions(source, offset):
+        merged_to = end
+        if mention is not None:
+            new += grouping.add(mention)
     # Sorted by id before any event is built, so only one event is held at a time.
     groups = sorted(
         (event_id(min(group, key=precedence).incident_id), group) for group in grouping.groups()
@@ -77,7 +78,7 @@ def merge_run(directory: Path, tolerances: Tolerances | None = None) -> MergeSum
                         "format": _FORMAT,
                         "window": tolerances.window,
                         "place_score": tolerances.place_score,
-                        "incidents_offset": offset,
+                        "incidents_offset": merged_to,
                     },
                     indent=2,
                 ).encode()
@@ -153,30 +154,25 @@ def _read_state(directory: Path) -> dict[str, Any] | None:
     return state
 
 
-def _new_mentions(path: Path, offset: int) -> Iterator[Mention]:
-    """The incidents past `offset`, in complete lines (a line still being written waits)."""
+def _new_mentions(path: Path, offset: int) -> Iterator[tuple[Mention | None, int]]:
+    """Each complete line past `offset` as its incident (None for a blank line) and the offset
+    just past it, read once: the state records exactly what was merged, however the file
+    grows meanwhile (a line still being written waits for the next merge)."""
+    start = offset
     with path.open("rb") as stream:
         stream.seek(offset)
         for number, line in enumerate(stream, 1):
             if not line.endswith(b"\n"):
                 return
+            offset += len(line)
             if not line.strip():
+                yield None, offset
                 continue
             try:
                 record = json.loads(line)
             except ValueError as exc:
-                raise MergeError(f"{path}: line {number} past byte {offset} is not JSON") from exc
-            yield Mention.from_incident(record)
-
-
-def _complete_length(path: Path, offset: int) -> int:
-    """The offset just past the last complete line."""
-    with path.open("rb") as stream:
-        stream.seek(offset)
-        for line in stream:
-            if line.endswith(b"\n"):
-                offset += len(line)
-    return offset
+                raise MergeError(f"{path}: line {number} past byte {start} is not JSON") from exc
+            yield Mention.from_incident(record), offset
 
 
 def _lines(path: Path) -> Iterator[str]:

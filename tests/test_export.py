@@ -16,7 +16,7 @@ import pytest
 from pydantic import BaseModel
 
 from conftest import _ENV_VARS, CASSETTES, SEED_FILES
-from sitrep.errors import ConfigurationError
+from sitrep.errors import ConfigurationError, OutputError
 from sitrep.export.tables import ExportFormat, export, flatten
 from sitrep.model.article import Article
 from sitrep.run.ledger import ArticleOutcome, ArticleStatus, Ledger
@@ -279,3 +279,11 @@ def test_write_failures_replaces_the_file_whole_with_each_failure_once(tmp_path:
             "attempts": 1,
         },
     ]
+
+
+def test_a_line_that_is_not_json_is_an_error_naming_the_file_and_line(out: Path) -> None:
+    with (out / INCIDENTS).open("a", encoding="utf-8") as stream:
+        stream.write("{not json\n")
+    lines = len((out / INCIDENTS).read_text("utf-8").splitlines())
+    with pytest.raises(OutputError, match=rf"{INCIDENTS} line {lines} is not JSON"):
+        export(out, ExportFormat.CSV)

@@ -456,7 +456,7 @@ def export_command(directory: Path, fmt: str) -> None:
             return
         for path in export(directory, ExportFormat(fmt)):
             click.echo(str(path))
-    except ConfigurationError as exc:
+    except (ConfigurationError, OutputError) as exc:
         _fail(str(exc), code=2)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sitrep.errors import ConfigurationError
-from sitrep.run.outputs import FAILURES, INCIDENTS, STATISTICS
+from sitrep.run.outputs import FAILURES, INCIDENTS, STATISTICS, read_objects
 
 _CHUNK = 10_000
 
@@ -59,10 +59,7 @@ def export(directory: Path, fmt: ExportFormat) -> list[Path]:
 
 
 def _rows(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as stream:
-        for line in stream:
-            if line.strip():
-                yield flatten(json.loads(line))
+    return (flatten(record) for record in read_objects(path))
 
 
 def write_csv(rows: Iterator[dict[str, Any]], target: Path) -> None:

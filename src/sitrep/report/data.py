@@ -14,14 +14,13 @@ shows what it finds and tolerates keys it does not know.
 from __future__ import annotations
 
 import hashlib
-import json
 from bisect import bisect_left
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
-from sitrep.errors import ConfigurationError, OutputError
-from sitrep.run.outputs import ARTICLES, FAILURES, INCIDENTS, STATISTICS
+from sitrep.errors import ConfigurationError
+from sitrep.run.outputs import ARTICLES, FAILURES, INCIDENTS, STATISTICS, read_objects
 
 EVENTS: Final = "events.jsonl"
 _HIDDEN: Final = frozenset({"id", "provenance"})
@@ -45,7 +44,7 @@ def page_data(directory: Path) -> dict[str, Any]:
     if not (directory / INCIDENTS).is_file():
         raise ConfigurationError(f"{directory} holds no batch outputs ({INCIDENTS} is missing)")
     articles: dict[str, dict[str, Any]] = {}
-    for line in _objects(directory / ARTICLES):
+    for line in read_objects(directory / ARTICLES):
         article_id = str(line.get("id"))
         articles[article_id] = {
             "id": article_id,
@@ -60,7 +59,7 @@ def page_data(directory: Path) -> dict[str, Any]:
     unplaced: list[dict[str, Any]] = []
     offsets: dict[str, Utf16Offsets] = {}
     for kind, name in (("incident", INCIDENTS), ("statistic", STATISTICS)):
-        for raw in _objects(directory / name):
+        for raw in read_objects(directory / name):
             article_id = str((raw.get("provenance") or {}).get("article_id"))
             article = articles.get(article_id)
             if article is None:
@@ -118,8 +117,8 @@ def page_data(directory: Path) -> dict[str, Any]:
         "articles": list(articles.values()),
         "records": records,
         "unplaced": unplaced,
-        "events": list(_objects(events_path)) if events_path.is_file() else None,
-        "failures": list(_objects(directory / FAILURES)),
+        "events": list(read_objects(events_path)) if events_path.is_file() else None,
+        "failures": list(read_objects(directory / FAILURES)),
     }
 
 
@@ -172,23 +171,6 @@ def _misplaced(evidence: dict[str, Any], text: object) -> str | None:
     if text[start:end] != quote:
         return f"the quote is not the text at {start}..{end} ({text[start:end]!r})"
     return None
-
-
-def _objects(path: Path) -> Iterator[dict[str, Any]]:
-    """The JSON objects of a JSON Lines file; nothing when it does not exist."""
-    if not path.is_file():
-        return
-    with path.open(encoding="utf-8") as stream:
-        for number, line in enumerate(stream, start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise OutputError(f"{path} line {number} is not JSON: {exc}") from exc
-            if not isinstance(value, dict):
-                raise OutputError(f"{path} line {number} is not a JSON object")
-            yield value
 
 
 def _fingerprint(records: list[dict[str, Any]]) -> str:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pydantic import BaseModel
 
@@ -132,3 +132,21 @@ def write_failures(directory: Path, ledger: Ledger) -> int:
             count += 1
     os.replace(partial, path)
     return count
+
+
+def read_objects(path: Path) -> Iterator[dict[str, Any]]:
+    """The JSON objects of an output file, in order; nothing when it does not exist. A line
+    that is not a JSON object is an `OutputError` naming the file and the line."""
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8") as stream:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise OutputError(f"{path} line {number} is not JSON: {exc}") from exc
+            if not isinstance(value, dict):
+                raise OutputError(f"{path} line {number} is not a JSON object")
+            yield value

@@ -90,7 +90,7 @@ def merge_run(directory: Path, tolerances: Tolerances | None = None) -> MergeSum
 
 
 def read_events(path: Path) -> Iterator[Event]:
-    for number, line in enumerate(_lines(path), 1):
+    for number, line in _lines(path):
         try:
             yield Event.model_validate_json(line)
         except ValueError as exc:
@@ -99,7 +99,7 @@ def read_events(path: Path) -> Iterator[Event]:
 
 def read_event_members(path: Path) -> Iterator[list[Mention]]:
     """Each event's members as mentions, without building the events (a fast path)."""
-    for number, line in enumerate(_lines(path), 1):
+    for number, line in _lines(path):
         try:
             yield [Mention.from_member(m) for m in json.loads(line)["members"]]
         except (ValueError, KeyError, TypeError) as exc:
@@ -175,11 +175,12 @@ def _new_mentions(path: Path, offset: int) -> Iterator[tuple[Mention | None, int
             yield Mention.from_incident(record), offset
 
 
-def _lines(path: Path) -> Iterator[str]:
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The non-blank lines of `path` with their line numbers, for messages."""
     with path.open(encoding="utf-8") as stream:
-        for line in stream:
+        for number, line in enumerate(stream, 1):
             if line.strip():
-                yield line
+                yield number, line
 
 
 def _replace(path: Path, chunks: Iterator[bytes]) -> None:

@@ -323,3 +323,19 @@ def test_each_request_is_sent_with_the_timeout_the_endpoint_gets(no_sleep: list[
     _extract(ModelConfig(model="m", base_url=LOCAL), server)
     (sent,) = server.requests
     assert sent.extensions["timeout"]["read"] == 600.0
+
+
+def test_an_articles_request_fits_exactly_when_its_estimate_and_the_cap_fill_the_window() -> None:
+    def builder(window: int | None) -> RequestBuilder:
+        config = ModelConfig(
+            model="m",
+            prompt_profile=PromptProfile.COMPACT,
+            max_output_tokens=500,
+            context_window=window,
+        )
+        return RequestBuilder(config)
+
+    needed = estimate_request_tokens(builder(None).build(ARTICLE))
+    builder(needed + 500).build(ARTICLE)
+    with pytest.raises(ContextOverflowError):
+        builder(needed + 499).build(ARTICLE)

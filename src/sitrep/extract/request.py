@@ -21,7 +21,7 @@ from sitrep.extract.instructor_api import function_schema
 from sitrep.extract.prompts import TOOL_NAME, PromptSet, default_prompt_dir, load_prompts
 from sitrep.model.article import Article
 from sitrep.model.drafts import DraftExtraction
-from sitrep.model.usage import estimate_tokens
+from sitrep.model.usage import CHARS_PER_TOKEN
 from sitrep.settings import ModelConfig, OutputMode
 
 # Tokens a chat template adds around each message (role markers, separators), roughly.
@@ -34,7 +34,7 @@ class RequestBuilder:
     When the model's context window is known (`ModelConfig.context_tokens`), a request that
     cannot fit it is refused before it is sent: the prompt alone at construction (a
     `ConfigurationError`), an article's request in `build` (an `ArticleError`). Tokens are
-    estimated from characters (`sitrep.model.usage.estimate_tokens`), not counted with the
+    estimated from characters (`sitrep.model.usage.CHARS_PER_TOKEN`), not counted with the
     model's tokenizer, so the check catches requests that are clearly too long.
     """
 
@@ -66,16 +66,17 @@ class RequestBuilder:
                 f"{self.config.max_article_chars:,} allowed (ModelConfig.max_article_chars); "
                 "split it, or raise the limit if the model's context allows"
             )
-        request = {
-            **self._static,
-            "messages": [
-                {"role": "system", "content": self._system},
-                self.prompts.user_message(article),
-            ],
-        }
-        if (overflow := context_overflow(request, self.config)) is not None:
+        user = self.prompts.user_message(article)
+        request = {**self._static, "messages": [{"role": "system", "content": self._system}, user]}
+        # The estimate of estimate_request_tokens, its fixed part counted once per builder.
+        needed = _tokens(self._fixed_estimate_chars + len(user["content"]), messages=2)
+        if (overflow := _overflow(needed, self.config)) is not None:
             raise ContextOverflowError(f"article {article.id}: {overflow}")
         return request
+
+    @functools.cached_property
+    def _fixed_estimate_chars(self) -> int:
+        return _schema_chars(self._static) + len(self._system)
 
     @functools.cached_property
     def fixed_chars(self) -> int:
@@ -91,10 +92,15 @@ class RequestBuilder:
 def context_overflow(request: Mapping[str, Any], config: ModelConfig) -> str | None:
     """Why `request` cannot fit the model's context window, or None if it can (or the window
     is not known)."""
+    if config.context_tokens is None:
+        return None
+    return _overflow(estimate_request_tokens(request), config)
+
+
+def _overflow(needed: int, config: ModelConfig) -> str | None:
     window = config.context_tokens
     if window is None:
         return None
-    needed = estimate_request_tokens(request)
     cap = config.max_output_tokens
     if needed + cap <= window:
         return None
@@ -107,10 +113,18 @@ def context_overflow(request: Mapping[str, Any], config: ModelConfig) -> str | N
 
 def estimate_request_tokens(request: Mapping[str, Any]) -> int:
     """Prompt tokens of `request`, estimated: every message's text and the schema it carries."""
-    schema = {key: request[key] for key in ("tools", "response_format") if key in request}
     messages = request.get("messages", [])
-    text = json.dumps(schema) + "".join(_message_text(m) for m in messages)
-    return estimate_tokens(text) + MESSAGE_OVERHEAD_TOKENS * len(messages)
+    chars = _schema_chars(request) + sum(len(_message_text(m)) for m in messages)
+    return _tokens(chars, messages=len(messages))
+
+
+def _schema_chars(request: Mapping[str, Any]) -> int:
+    schema = {key: request[key] for key in ("tools", "response_format") if key in request}
+    return len(json.dumps(schema))
+
+
+def _tokens(chars: int, *, messages: int) -> int:
+    return max(chars // CHARS_PER_TOKEN, 1) + MESSAGE_OVERHEAD_TOKENS * messages
 
 
 def _message_text(message: Mapping[str, Any]) -> str:

@@ -44,11 +44,18 @@ _LOOKS_LIKE_HTML = re.compile(r"\A\s*(?:<!doctype html|<html\b|<(?:body|article|
 
 @dataclass(frozen=True, slots=True)
 class InputItem:
-    """One input: an article, or why it could not be read as one."""
+    """One input: an article, why it could not be read as one, or what kind of input it is
+    that sitrep does not read (`skipped`: a file type, a WARC record type), to be counted."""
 
     location: str
     article: Article | None = None
     error: str | None = None
+    skipped: str | None = None
+
+    @classmethod
+    def skip(cls, location: str, kind: str) -> InputItem:
+        """An input sitrep does not read by design, counted under `kind` (".pdf files")."""
+        return cls(location, skipped=kind)
 
     @classmethod
     def from_article(cls, article: Article) -> InputItem:

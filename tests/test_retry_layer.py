@@ -96,8 +96,11 @@ def timeout() -> openai.APITimeoutError:
 
 
 def connection_error() -> openai.APIConnectionError:
+    """A refused connection as httpx2 and the SDK wrap the socket's error."""
+    connect = httpx2.ConnectError("[Errno 111] Connection refused")
+    connect.__context__ = ConnectionRefusedError(111, "Connection refused")
     exc = openai.APIConnectionError(request=_request())
-    exc.__cause__ = httpx2.ConnectError("[Errno 111] Connection refused")
+    exc.__cause__ = connect
     return exc
 
 
@@ -383,7 +386,7 @@ def test_the_retried_call_gets_the_same_arguments_every_time() -> None:
         pytest.param(timeout, "request timed out", id="timeout"),
         pytest.param(
             connection_error,
-            "connection error: [Errno 111] Connection refused",
+            "connection refused",
             id="connection",
         ),
     ],

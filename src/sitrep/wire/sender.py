@@ -4,6 +4,10 @@
     wire] → POST → the call logged (`CallLog`) → the answer's JSON body, or a transport fault
     retried (`sitrep.wire.faults`) until it is cured or becomes a `SitrepError`
 
+Every attempt is logged, answered or not: one that got no HTTP answer (a timeout, a refused or
+reset connection) with status `NO_STATUS` and what became of it (`Call.outcome`), its latency
+until the fault.
+
 Requests are posted as they are built: already plain JSON, serialized exactly as the SDK would
 (`sitrep.wire.calls.encode_request`), so that request hashes and recorded cassettes match
 whichever posted them.
@@ -34,8 +38,16 @@ from openai import RequestOptions
 from sitrep.errors import TransportError
 from sitrep.model.usage import TokenUsage, usage_from_body
 from sitrep.settings import ModelConfig
-from sitrep.wire.calls import Call, CallLog, CallTag, ResponseCache, encode_request, request_hash
-from sitrep.wire.faults import async_retrying, sync_retrying, translate
+from sitrep.wire.calls import (
+    NO_STATUS,
+    Call,
+    CallLog,
+    CallTag,
+    ResponseCache,
+    encode_request,
+    request_hash,
+)
+from sitrep.wire.faults import async_retrying, sync_retrying, translate, unanswered_outcome
 from sitrep.wire.pacing import Pacer
 from sitrep.wire.ratelimit import Reservation
 
@@ -146,6 +158,9 @@ class ChatSender:
         except openai.APIStatusError as exc:
             self._record(outgoing, exc.response, _since(began))
             raise
+        except openai.APIConnectionError as exc:  # no answer: timeouts are connection errors too
+            self._unanswered(outgoing, exc, _since(began))
+            raise
         return self._reply(outgoing, response, _since(began))
 
     async def _apost(self, outgoing: _Outgoing) -> Reply:
@@ -163,6 +178,12 @@ class ChatSender:
                 )
             except openai.APIStatusError as exc:
                 fault, response = exc, exc.response
+            except openai.APIConnectionError as exc:  # timeouts included
+                self._unanswered(outgoing, exc, _since(began))
+                raise
+            except asyncio.CancelledError:  # the request went out; its answer is abandoned
+                self._keep(outgoing, NO_STATUS, latency_ms=_since(began), outcome="cancelled")
+                raise
             latency_ms = _since(began)
         if self._pacer is not None:
             # Let the request waiting for this place go out before this answer is handled.
@@ -190,7 +211,6 @@ class ChatSender:
             200,
             latency_ms=0.0,
             usage=usage_from_body(body),
-            request_id=None,
             content=content,
             from_cache=True,
         )
@@ -224,6 +244,8 @@ class ChatSender:
         usage = usage_from_body(body) if body is not None else None
         if self._pacer is not None and reservation is not None:
             self._pacer.settle(reservation, status, response.headers, usage)
+        # What made an answer with a success status unusable, if anything.
+        outcome = "the body is not a JSON object" if response.is_success and body is None else None
         self._keep(
             outgoing,
             status,
@@ -231,8 +253,16 @@ class ChatSender:
             usage=usage,
             request_id=response.headers.get("x-request-id"),
             content=content,
+            outcome=outcome,
         )
         return body
+
+    def _unanswered(
+        self, outgoing: _Outgoing, exc: openai.APIConnectionError, latency_ms: float
+    ) -> None:
+        """Log an attempt that got no HTTP answer, with what became of it."""
+        outcome = unanswered_outcome(exc, timeout=self.config.timeout)
+        self._keep(outgoing, NO_STATUS, latency_ms=latency_ms, outcome=outcome)
 
     def _keep(
         self,
@@ -240,10 +270,11 @@ class ChatSender:
         status: int,
         *,
         latency_ms: float,
-        usage: TokenUsage | None,
-        request_id: str | None,
-        content: bytes,
+        usage: TokenUsage | None = None,
+        request_id: str | None = None,
+        content: bytes | None = None,
         from_cache: bool = False,
+        outcome: str | None = None,
     ) -> None:
         if self._log is None:
             return
@@ -262,6 +293,7 @@ class ChatSender:
                 model=self.config.model,
                 prompt_version=tag.prompt_version,
                 schema_version=tag.schema_version,
+                outcome=outcome,
             )
         )
 

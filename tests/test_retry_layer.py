@@ -29,6 +29,7 @@ from sitrep.errors import (
     BadRequestError,
     EndpointRejectedError,
     ReplayError,
+    StoppedEarlyError,
     TransportError,
 )
 from sitrep.extract.extractor import Extractor
@@ -600,6 +601,11 @@ def _validation_error() -> openai.APIResponseValidationError:
         pytest.param(lambda: status_error(529), True, id="529"),
         pytest.param(timeout, True, id="APITimeoutError"),
         pytest.param(connection_error, True, id="APIConnectionError"),
+        pytest.param(
+            lambda: StoppedEarlyError("the server stopped the answer early"),
+            True,
+            id="StoppedEarlyError",
+        ),
         pytest.param(lambda: status_error(400), False, id="400"),
         pytest.param(lambda: status_error(401), False, id="401"),
         pytest.param(lambda: status_error(403), False, id="403"),

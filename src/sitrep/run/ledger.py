@@ -4,7 +4,7 @@ It holds one row per article (where it came from, status, attempts, error, model
 schema versions, tokens, cost, times), every model call (request hash, status, usage, latency,
 model, prompt and schema versions, the raw response, compressed, and for a call with no usable
 answer its outcome: status 0 and "request timeout after 600 s", "connection refused"..., or
-an answer whose body was not JSON), and how many bytes of each output file are committed. It
+an answer the server stopped early), and how many bytes of each output file are committed. It
 is the send loop's call log and response cache (`sitrep.wire.calls`), and can be given to an
 `Extractor` outside a batch as well. A record is in an output only once its article's row says
 `done` in the same transaction that moved the committed offset, so a process killed at any
@@ -106,8 +106,8 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     (
         # What a call came to when it was not a usable answer: a timeout, a refused or reset
         # connection (status 0, `NO_STATUS`: the column has been NOT NULL since 0002, and only
-        # copying the whole table, responses and all, would lift that), or an answer that
-        # could not be used. The response cache never serves such a row.
+        # copying the whole table, responses and all, would lift that), or an answer the
+        # server stopped early. The response cache never serves such a row.
         "0005_call_outcomes",
         """
         ALTER TABLE calls ADD COLUMN outcome TEXT;
@@ -366,7 +366,7 @@ class Ledger:
 
         The latest, because a request is paid for again only when an earlier answer was not
         usable (an article retried afresh, a body that was not JSON). Only a 200 with no
-        outcome: never a call that got no answer, nor an answer that could not be used.
+        outcome: never a call that got no answer, nor one the server stopped early.
         """
         row = self._db.execute(
             "SELECT response FROM calls WHERE request_hash = ? AND status = 200 "

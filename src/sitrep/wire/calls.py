@@ -2,8 +2,8 @@
 
 A `CallLog` keeps every call: what it was for (article, model, prompt and schema versions),
 its status, usage, latency and raw response, and, for a call that got no usable answer, what
-became of it (`Call.outcome`: "request timeout after 600 s", "connection refused", a body that
-is not JSON). A call that got no HTTP answer at all has status `NO_STATUS`. A
+became of it (`Call.outcome`: "request timeout after 600 s", "connection refused", an answer
+the server stopped early). A call that got no HTTP answer at all has status `NO_STATUS`. A
 `ResponseCache` answers a request that was already paid for with the same bytes, from a
 successful answer with no such outcome. The batch's ledger (`sitrep.run.ledger.Ledger`) is both;
 anything with the same methods will do.

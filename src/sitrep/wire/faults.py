@@ -1,8 +1,9 @@
 """Transport faults: which failed HTTP calls are tried again, how long to wait, and what a
 fault becomes once retrying has not cured it.
 
-Only faults of the road are retried here: 408, 409, 429 (honouring Retry-After), 5xx, timeouts
-and connection errors, with jittered exponential backoff, a maximum number of attempts and a
+Only faults of the road are retried here: 408, 409, 429 (honouring Retry-After), 5xx, timeouts,
+connection errors and answers the server stopped early (`StoppedEarlyError`, told by
+`sitrep.wire.stops`), with jittered exponential backoff, a maximum number of attempts and a
 total deadline (`RetryPolicy`). A request that timed out waiting for its answer is sent again
 only where the policy says so (`ModelConfig.resends_timed_out`): a server that is still
 computing it would only queue the copy behind the first. One that never connected is always
@@ -43,6 +44,7 @@ from sitrep.errors import (
     EndpointRejectedError,
     ReplayError,
     SitrepError,
+    StoppedEarlyError,
     TransportError,
 )
 from sitrep.model.usage import TokenUsage
@@ -60,7 +62,8 @@ def is_transient(exc: BaseException, *, resend_timed_out: bool = True) -> bool:
         return False  # a missing recording stays missing
     if is_unanswered(exc):
         return resend_timed_out
-    if isinstance(exc, openai.APIConnectionError):  # connect timeouts included
+    # Connect timeouts included; an early stop is the server's fault (`sitrep.wire.stops`).
+    if isinstance(exc, openai.APIConnectionError | StoppedEarlyError):
         return True
     if isinstance(exc, openai.APIStatusError):
         if refuses_request(exc):
@@ -283,4 +286,6 @@ def _describe(exc: BaseException | None, timeout: float | None = None) -> str:
         return f"HTTP {exc.status_code}: {_server_message(exc)}"
     if isinstance(exc, openai.APIConnectionError):  # timeouts included
         return unanswered_outcome(exc, timeout=timeout)
+    if isinstance(exc, StoppedEarlyError):
+        return str(exc)
     return repr(exc)

@@ -44,10 +44,14 @@ Reply = Callable[[httpx2.Request, str], httpx2.Response]
 
 
 def _completion(
-    request: httpx2.Request, reply_id: str, message: dict[str, Any], finish_reason: str
+    request: httpx2.Request,
+    reply_id: str,
+    message: dict[str, Any],
+    finish_reason: str,
+    completion_tokens: int | None = None,
 ) -> httpx2.Response:
     size = len(json.dumps(message))
-    prompt, completion = len(request.content) // 4, max(size // 4, 1)
+    prompt, completion = len(request.content) // 4, completion_tokens or max(size // 4, 1)
     body = wire.chat_completion(
         completion_id=f"chatcmpl-authored-{reply_id}",
         model=MODEL_VERSION,
@@ -84,6 +88,15 @@ def authored(name: str, change: Callable[[dict[str, Any]], None] | None = None) 
 
 
 def truncated(request: httpx2.Request, reply_id: str) -> httpx2.Response:
+    """Cut off by the output cap: finish_reason "length", every allowed token used."""
+    arguments = '{"incidents": [{"summary": "Mortar she'
+    call = wire.tool_call(f"call_authored_{reply_id}", TOOL_NAME, arguments)
+    cap = json.loads(request.content)["max_completion_tokens"]
+    return _completion(request, reply_id, wire.message(tool_calls=[call]), "length", cap)
+
+
+def stopped_early(request: httpx2.Request, reply_id: str) -> httpx2.Response:
+    """Stopped by the server: finish_reason "length" a few tokens in, far below the cap."""
     arguments = '{"incidents": [{"summary": "Mortar she'
     call = wire.tool_call(f"call_authored_{reply_id}", TOOL_NAME, arguments)
     return _completion(request, reply_id, wire.message(tool_calls=[call]), "length")
@@ -160,6 +173,9 @@ SCENARIOS: dict[str, Scenario] = {
         (answer('{"incidents": [{"summary": "Mortar shells'), authored("mortar_strike")),
     ),
     "faults/truncated": Scenario(FAULT_ARTICLE, (truncated,), ends_in_error=True),
+    "faults/stopped_early_then_ok": Scenario(
+        FAULT_ARTICLE, (stopped_early, authored("mortar_strike"))
+    ),
     "faults/refusal": Scenario(FAULT_ARTICLE, (refusal,), ends_in_error=True),
     "faults/unauthorized": Scenario(FAULT_ARTICLE, (unauthorized,), ends_in_error=True),
     "modes/json_schema": Scenario(

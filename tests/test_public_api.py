@@ -105,6 +105,7 @@ EXPECTED = {
     "Statistic",
     "StatisticKind",
     "StatisticScores",
+    "StoppedEarlyError",
     "SubEventType",
     "TimeOfDay",
     "TokenUsage",
@@ -135,7 +136,7 @@ def test_every_public_name_is_importable_from_the_package() -> None:
 
 def test_every_error_derives_from_sitrep_error() -> None:
     errors = [getattr(sitrep, n) for n in sitrep.__all__ if n.endswith("Error")]
-    assert len(errors) == 15
+    assert len(errors) == 16
     assert all(issubclass(e, sitrep.SitrepError) for e in errors)
 
 

@@ -29,6 +29,7 @@ from sitrep.errors import (
     BadRequestError,
     EndpointRejectedError,
     ReplayError,
+    StoppedEarlyError,
     TransportError,
 )
 from sitrep.extract.extractor import Extractor
@@ -96,8 +97,11 @@ def timeout() -> openai.APITimeoutError:
 
 
 def connection_error() -> openai.APIConnectionError:
+    """A refused connection as httpx2 and the SDK wrap the socket's error."""
+    connect = httpx2.ConnectError("[Errno 111] Connection refused")
+    connect.__context__ = ConnectionRefusedError(111, "Connection refused")
     exc = openai.APIConnectionError(request=_request())
-    exc.__cause__ = httpx2.ConnectError("[Errno 111] Connection refused")
+    exc.__cause__ = connect
     return exc
 
 
@@ -383,7 +387,7 @@ def test_the_retried_call_gets_the_same_arguments_every_time() -> None:
         pytest.param(timeout, "request timed out", id="timeout"),
         pytest.param(
             connection_error,
-            "connection error: [Errno 111] Connection refused",
+            "connection refused",
             id="connection",
         ),
     ],
@@ -597,6 +601,11 @@ def _validation_error() -> openai.APIResponseValidationError:
         pytest.param(lambda: status_error(529), True, id="529"),
         pytest.param(timeout, True, id="APITimeoutError"),
         pytest.param(connection_error, True, id="APIConnectionError"),
+        pytest.param(
+            lambda: StoppedEarlyError("the server stopped the answer early"),
+            True,
+            id="StoppedEarlyError",
+        ),
         pytest.param(lambda: status_error(400), False, id="400"),
         pytest.param(lambda: status_error(401), False, id="401"),
         pytest.param(lambda: status_error(403), False, id="403"),

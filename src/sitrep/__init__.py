@@ -31,6 +31,7 @@ if _typing.TYPE_CHECKING:
         RefusalError,
         ReplayError,
         SitrepError,
+        StoppedEarlyError,
         TransportError,
         TruncatedOutputError,
     )
@@ -239,6 +240,7 @@ __all__ = [
     "Statistic",
     "StatisticKind",
     "StatisticScores",
+    "StoppedEarlyError",
     "SubEventType",
     "TimeOfDay",
     "TokenUsage",
@@ -273,6 +275,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "RefusalError",
         "ReplayError",
         "SitrepError",
+        "StoppedEarlyError",
         "TransportError",
         "TruncatedOutputError",
     ),

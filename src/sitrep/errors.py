@@ -17,11 +17,15 @@
         │   ├── AuthenticationError   401 or 403: the key is missing, wrong or not allowed
         │   └── BadRequestError       400, 404, 422: the request or model name is wrong
         ├── TransportError        429s, 5xx, timeouts or resets outlasted the retry budget,
-        │                         a timed-out request was not sent again, or the endpoint's
-        │                         answer was not a chat completion
+        │   │                     a timed-out request was not sent again, or the endpoint's
+        │   │                     answer was not a chat completion
+        │   └── StoppedEarlyError the server ended answers at "length" far below the output
+        │                         cap and the context window, every time it was asked
         ├── RefusalError          the model declined to answer
-        ├── TruncatedOutputError  the answer was cut off at the token limit (finish_reason
-        │                         "length", or every allowed output token used)
+        ├── TruncatedOutputError  the answer was cut off: by the output cap (finish_reason
+        │                         "length" at the cap, or every allowed output token used),
+        │                         by a full context window, or at a limit its usage leaves
+        │                         unnamed
         └── InvalidOutputError    the output was still invalid once the re-ask budget was spent
 
 Errors from the openai SDK are wrapped at the boundary (`raise ... from exc`).
@@ -109,6 +113,11 @@ class BadRequestError(EndpointRejectedError):
 
 class TransportError(ExtractionError):
     pass
+
+
+class StoppedEarlyError(TransportError):
+    """The server ended an answer at "length" though neither the output cap nor the context
+    window was near: a server fault, sent again like a 5xx (`sitrep.wire.stops`)."""
 
 
 class RefusalError(ExtractionError):

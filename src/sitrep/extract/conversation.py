@@ -9,15 +9,17 @@ the output mode (`sitrep.extract.instructor_api`) and checked and completed in c
 (`sitrep.extract.assemble`). An answer that fails parsing or a check is re-asked: the answer and
 its precise problems are appended to the conversation (`sitrep.extract.reask`). Re-asks have
 their own small budget (`ModelConfig.reask_budget`) and never see transport faults, which the
-sender retries before an answer reaches this step. Refusals, truncated answers and bodies with
-no choice to read are not re-asked: no re-ask can mend them. Nor is a re-ask sent that cannot
-fit the model's context window: the output is invalid, and the reason says why it stays so.
+sender retries before an answer reaches this step. Refusals, truncated answers (cut by the output
+cap or a full context window, told apart by the usage: `sitrep.wire.stops`), answers the server
+stopped early and bodies with no choice to read are not re-asked: no re-ask can mend them. Nor
+is a re-ask sent that cannot fit the model's context window: the output is invalid, and the
+reason says why it stays so.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +28,13 @@ import pydantic
 from openai.types.chat import ChatCompletion
 
 from sitrep._version import __version__
-from sitrep.errors import InvalidOutputError, RefusalError, TransportError, TruncatedOutputError
+from sitrep.errors import (
+    InvalidOutputError,
+    RefusalError,
+    StoppedEarlyError,
+    TransportError,
+    TruncatedOutputError,
+)
 from sitrep.extract.assemble import DraftRejectedError, assemble
 from sitrep.extract.instructor_api import PARSE_ERRORS, AnswerParser
 from sitrep.extract.reask import reask_request
@@ -37,6 +45,7 @@ from sitrep.model.records import Extraction, Provenance
 from sitrep.model.schemas import schema_version
 from sitrep.model.usage import TokenUsage, usage_from_body
 from sitrep.settings import ModelConfig
+from sitrep.wire.stops import StopKind, length_stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +94,12 @@ class Conversation:
     def spent(self) -> dict[str, Any]:
         """What the answers so far cost, as the keyword arguments of an `ExtractionError`."""
         return {"usage": self.usage, "request_ids": list(self.request_ids)}
+
+    def charge(self, usage: TokenUsage, request_ids: Sequence[str] = ()) -> None:
+        """Count answers to `request` that were paid for and not used: those the send loop got
+        back stopped early by the server, and sent the request again for."""
+        self.usage = self.usage + usage
+        self.request_ids.extend(request_ids)
 
     def receive(
         self, answer: Mapping[str, Any], *, request_id: str | None = None
@@ -143,7 +158,7 @@ class Conversation:
             )
 
     def _reject_unusable(self, completion: ChatCompletion, usage: TokenUsage | None) -> None:
-        """Answers that no re-ask can mend: refusals and truncation.
+        """Answers that no re-ask can mend: refusals, truncation and early stops.
 
         An answer that used every output token allowed is cut off whatever its finish_reason
         says: some servers report a forced function call as "tool_calls" even when the cap
@@ -154,13 +169,14 @@ class Conversation:
             raise RefusalError(f"the model refused: {choice.message.refusal}", **self.spent())
         if choice.finish_reason == "content_filter":
             raise RefusalError("the endpoint's content filter stopped the answer", **self.spent())
-        cap = self._config.max_output_tokens
         if choice.finish_reason == "length":
-            raise TruncatedOutputError(
-                f"the answer was cut off at {cap} output tokens (finish_reason 'length'); "
-                "raise ModelConfig.max_output_tokens",
-                **self.spent(),
-            )
+            # Which limit it was, from the usage (`sitrep.wire.stops`). An early stop is the
+            # server's fault: the send loop sends the request again before the answer gets
+            # here, so one that arrives all the same is reported as the transport fault it is.
+            stop = length_stop(usage, self._config)
+            fault = StoppedEarlyError if stop.kind is StopKind.EARLY else TruncatedOutputError
+            raise fault(stop.reason(), **self.spent())
+        cap = self._config.max_output_tokens
         if usage is not None and usage.completion_tokens >= cap:
             raise TruncatedOutputError(
                 f"the answer used all {cap} output tokens allowed, so it was cut off (the "

@@ -117,6 +117,7 @@ class Extractor:
 
 
 def _receive(conversation: Conversation, reply: Reply) -> Extraction | Reask:
+    conversation.charge(reply.discarded, reply.discarded_ids)  # answers the server stopped early
     return conversation.receive(reply.body, request_id=reply.request_id)
 
 

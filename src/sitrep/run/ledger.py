@@ -2,11 +2,13 @@
 
 It holds one row per article (where it came from, status, attempts, error, model, prompt and
 schema versions, tokens, cost, times), every model call (request hash, status, usage, latency,
-model, prompt and schema versions, the raw response, compressed), and how many bytes of each
-output file are committed. It is the send loop's call log and response cache
-(`sitrep.wire.calls`), and can be given to an `Extractor` outside a batch as well. A record
-is in an output only once its article's row says `done` in the same transaction that moved the
-committed offset, so a process killed at any instant resumes with every article exactly once.
+model, prompt and schema versions, the raw response, compressed, and for a call with no usable
+answer its outcome: status 0 and "request timeout after 600 s", "connection refused"..., or
+an answer the server stopped early), and how many bytes of each output file are committed. It
+is the send loop's call log and response cache (`sitrep.wire.calls`), and can be given to an
+`Extractor` outside a batch as well. A record is in an output only once its article's row says
+`done` in the same transaction that moved the committed offset, so a process killed at any
+instant resumes with every article exactly once.
 
 Writes can be grouped (`commit_interval`): they then join one open transaction that is
 committed once it is that many seconds old, or on `commit()` and `close()`. A commit costs
@@ -99,6 +101,16 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE calls ADD COLUMN model TEXT;
         ALTER TABLE calls ADD COLUMN prompt_version TEXT;
         ALTER TABLE calls ADD COLUMN schema_version TEXT;
+        """,
+    ),
+    (
+        # What a call came to when it was not a usable answer: a timeout, a refused or reset
+        # connection (status 0, `NO_STATUS`: the column has been NOT NULL since 0002, and only
+        # copying the whole table, responses and all, would lift that), or an answer the
+        # server stopped early. The response cache never serves such a row.
+        "0005_call_outcomes",
+        """
+        ALTER TABLE calls ADD COLUMN outcome TEXT;
         """,
     ),
 )
@@ -329,8 +341,8 @@ class Ledger:
         self._write(
             """INSERT INTO calls (article_id, request_hash, status, latency_ms, prompt_tokens,
                completion_tokens, request_id, from_cache, response, created_at, model,
-               prompt_version, schema_version)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               prompt_version, schema_version, outcome)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 call.article_id,
                 call.request_hash,
@@ -345,6 +357,7 @@ class Ledger:
                 call.model,
                 call.prompt_version,
                 call.schema_version,
+                call.outcome,
             ),
         )
 
@@ -352,11 +365,13 @@ class Ledger:
         """The latest successful response paid for with exactly this request, in any run.
 
         The latest, because a request is paid for again only when an earlier answer was not
-        usable (an article retried afresh, a body that was not JSON).
+        usable (an article retried afresh, a body that was not JSON). Only a 200 with no
+        outcome: never a call that got no answer, nor one the server stopped early.
         """
         row = self._db.execute(
             "SELECT response FROM calls WHERE request_hash = ? AND status = 200 "
-            "AND response IS NOT NULL AND from_cache = 0 ORDER BY id DESC LIMIT 1",
+            "AND outcome IS NULL AND response IS NOT NULL AND from_cache = 0 "
+            "ORDER BY id DESC LIMIT 1",
             (request_hash,),
         ).fetchone()
         return zlib.decompress(row[0]) if row else None
@@ -365,7 +380,7 @@ class Ledger:
         rows = self._db.execute(
             """SELECT article_id, request_hash, status, latency_ms, prompt_tokens,
                completion_tokens, request_id, response, from_cache, model, prompt_version,
-               schema_version
+               schema_version, outcome
                FROM calls WHERE article_id = ? ORDER BY id""",
             (article_id,),
         )
@@ -383,6 +398,7 @@ class Ledger:
                 r[9],
                 r[10],
                 r[11],
+                r[12],
             )
             for r in rows
         ]

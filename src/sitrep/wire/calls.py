@@ -1,8 +1,11 @@
 """The record of one model call, and the two things the send loop may be given to keep them.
 
 A `CallLog` keeps every call: what it was for (article, model, prompt and schema versions),
-its status, usage, latency and raw response. A `ResponseCache` answers a request that was
-already paid for with the same bytes. The batch's ledger (`sitrep.run.ledger.Ledger`) is both;
+its status, usage, latency and raw response, and, for a call that got no usable answer, what
+became of it (`Call.outcome`: "request timeout after 600 s", "connection refused", an answer
+the server stopped early). A call that got no HTTP answer at all has status `NO_STATUS`. A
+`ResponseCache` answers a request that was already paid for with the same bytes, from a
+successful answer with no such outcome. The batch's ledger (`sitrep.run.ledger.Ledger`) is both;
 anything with the same methods will do.
 
 A request is identified by `request_hash`: its method, path and body (as `encode_request`
@@ -28,9 +31,19 @@ class CallTag:
     schema_version: str | None = None
 
 
+# The status of a call that got no HTTP answer (a timeout, a refused or reset connection):
+# never an HTTP status, which run from 100 to 599.
+NO_STATUS = 0
+
+
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One model call as it happened, or as it was answered from the cache."""
+    """One model call as it happened, or as it was answered from the cache.
+
+    `outcome` is None for an answer as it came; otherwise it says what the call came to: why no
+    answer came (`status` is then `NO_STATUS` and there is no response), or why an answer with a
+    success status could not be used.
+    """
 
     article_id: str | None
     request_hash: str
@@ -44,6 +57,7 @@ class Call:
     model: str | None = None
     prompt_version: str | None = None
     schema_version: str | None = None
+    outcome: str | None = None
 
 
 class CallLog(Protocol):
@@ -53,7 +67,8 @@ class CallLog(Protocol):
 
 class ResponseCache(Protocol):
     def cached_response(self, request_hash: str) -> bytes | None:
-        """The body of a successful answer already paid for with this request, if any."""
+        """The body of a successful answer already paid for with this request, if any: a 200
+        with no `Call.outcome`, never a call that got no answer or an unusable one."""
 
 
 def encode_request(request: Mapping[str, Any]) -> bytes:

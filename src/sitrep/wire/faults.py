@@ -1,8 +1,9 @@
 """Transport faults: which failed HTTP calls are tried again, how long to wait, and what a
 fault becomes once retrying has not cured it.
 
-Only faults of the road are retried here: 408, 409, 429 (honouring Retry-After), 5xx, timeouts
-and connection errors, with jittered exponential backoff, a maximum number of attempts and a
+Only faults of the road are retried here: 408, 409, 429 (honouring Retry-After), 5xx, timeouts,
+connection errors and answers the server stopped early (`StoppedEarlyError`, told by
+`sitrep.wire.stops`), with jittered exponential backoff, a maximum number of attempts and a
 total deadline (`RetryPolicy`). A request that timed out waiting for its answer is sent again
 only where the policy says so (`ModelConfig.resends_timed_out`): a server that is still
 computing it would only queue the copy behind the first. One that never connected is always
@@ -10,14 +11,16 @@ tried again. A 500 whose body says the request itself is invalid is not retried 
 (`refuses_request`). Invalid output is never seen here; it is re-asked by the
 conversation step (`sitrep.extract.conversation`), under its own budget. The openai SDK's own
 retries are switched off so that this is the only layer. What retrying did not cure is
-translated into the most specific `SitrepError` (`translate`).
+translated into the most specific `SitrepError` (`translate`); what became of a call that got no
+answer at all is put in words for the call log (`unanswered_outcome`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import socket
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
 
 import httpx2
@@ -41,6 +44,7 @@ from sitrep.errors import (
     EndpointRejectedError,
     ReplayError,
     SitrepError,
+    StoppedEarlyError,
     TransportError,
 )
 from sitrep.model.usage import TokenUsage
@@ -58,7 +62,8 @@ def is_transient(exc: BaseException, *, resend_timed_out: bool = True) -> bool:
         return False  # a missing recording stays missing
     if is_unanswered(exc):
         return resend_timed_out
-    if isinstance(exc, openai.APIConnectionError):  # connect timeouts included
+    # Connect timeouts included; an early stop is the server's fault (`sitrep.wire.stops`).
+    if isinstance(exc, openai.APIConnectionError | StoppedEarlyError):
         return True
     if isinstance(exc, openai.APIStatusError):
         if refuses_request(exc):
@@ -93,6 +98,48 @@ def refuses_request(exc: openai.APIStatusError) -> bool:
         return False
     message = _server_message(exc).lower()
     return any(marker in message for marker in _REFUSAL_MARKERS)
+
+
+# What a cause in the chain of an unanswered call's error says happened: the first match from
+# the outside in. `{timeout}` is "timeout after <the request timeout> s", or "timed out".
+_NO_ANSWER: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    (ReplayError, "no recorded response matches (replay)"),
+    (httpx2.ConnectTimeout, "connect {timeout}"),
+    ((httpx2.TimeoutException, TimeoutError), "request {timeout}"),
+    (ConnectionRefusedError, "connection refused"),
+    (ConnectionResetError, "connection reset"),
+    (socket.gaierror, "host name not resolved"),
+    (httpx2.RemoteProtocolError, "the server closed the connection without answering"),
+)
+
+
+def unanswered_outcome(exc: openai.APIConnectionError, *, timeout: float | None = None) -> str:
+    """What became of a request that got no HTTP answer, in words for the call log: "request
+    timeout after 600 s", "connection refused", "connection reset"... `timeout` is the request
+    timeout in seconds. Told from the exceptions' types, never their text, which may quote an
+    address."""
+    timed = f"timeout after {timeout:g} s" if timeout is not None else "timed out"
+    causes = list(_causes(exc))
+    for cause in causes:
+        for kinds, outcome in _NO_ANSWER:
+            if isinstance(cause, kinds):
+                return outcome.format(timeout=timed)
+    if isinstance(exc, openai.APITimeoutError):
+        return f"request {timed}"
+    if any(isinstance(cause, httpx2.ConnectError) for cause in causes):
+        return "could not connect"
+    inner = causes[-1]
+    return f"connection error ({type(inner).__name__})" if inner is not exc else "connection error"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and what it was raised from or during, innermost last."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 def retry_after(exc: BaseException, now: datetime | None = None) -> float | None:
@@ -219,7 +266,7 @@ def translate(
             request_ids=request_ids,
         )
     return TransportError(
-        f"gave up after transport faults; last: {_describe(exc)}",
+        f"gave up after transport faults; last: {_describe(exc, timeout)}",
         usage=usage,
         request_ids=request_ids,
     )
@@ -234,11 +281,11 @@ def _server_message(exc: openai.APIStatusError) -> str:
     return exc.message
 
 
-def _describe(exc: BaseException | None) -> str:
+def _describe(exc: BaseException | None, timeout: float | None = None) -> str:
     if isinstance(exc, openai.APIStatusError):
         return f"HTTP {exc.status_code}: {_server_message(exc)}"
-    if isinstance(exc, openai.APITimeoutError):
-        return "request timed out"
-    if isinstance(exc, openai.APIConnectionError):
-        return f"connection error: {exc.__cause__ or exc}"
+    if isinstance(exc, openai.APIConnectionError):  # timeouts included
+        return unanswered_outcome(exc, timeout=timeout)
+    if isinstance(exc, StoppedEarlyError):
+        return str(exc)
     return repr(exc)

@@ -4,6 +4,12 @@
     wire] → POST → the call logged (`CallLog`) → the answer's JSON body, or a transport fault
     retried (`sitrep.wire.faults`) until it is cured or becomes a `SitrepError`
 
+Every attempt is logged, answered or not: one that got no HTTP answer (a timeout, a refused or
+reset connection) with status `NO_STATUS` and what became of it (`Call.outcome`), its latency
+until the fault. An answer the server stopped early (`sitrep.wire.stops`) is logged as it came,
+with that outcome, and is a transport fault: the same request is sent again within the retry
+policy, and the tokens it used are handed on with the answer that follows (`Reply.discarded`).
+
 Requests are posted as they are built: already plain JSON, serialized exactly as the SDK would
 (`sitrep.wire.calls.encode_request`), so that request hashes and recorded cassettes match
 whichever posted them.
@@ -24,20 +30,29 @@ import contextlib
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
 import openai
 from openai import RequestOptions
 
-from sitrep.errors import TransportError
+from sitrep.errors import StoppedEarlyError, TransportError
 from sitrep.model.usage import TokenUsage, usage_from_body
 from sitrep.settings import ModelConfig
-from sitrep.wire.calls import Call, CallLog, CallTag, ResponseCache, encode_request, request_hash
-from sitrep.wire.faults import async_retrying, sync_retrying, translate
+from sitrep.wire.calls import (
+    NO_STATUS,
+    Call,
+    CallLog,
+    CallTag,
+    ResponseCache,
+    encode_request,
+    request_hash,
+)
+from sitrep.wire.faults import async_retrying, sync_retrying, translate, unanswered_outcome
 from sitrep.wire.pacing import Pacer
 from sitrep.wire.ratelimit import Reservation
+from sitrep.wire.stops import LengthStop, stopped_early
 
 _CHAT_COMPLETIONS = "/chat/completions"
 _POST_OPTIONS: RequestOptions = {"security": {"bearer_auth": True}}
@@ -46,10 +61,34 @@ _METHOD = "POST"
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """One answer as received: its JSON body and the endpoint's id for the request."""
+    """One answer as received: its JSON body and the endpoint's id for the request.
+
+    `discarded` is what the answers received before it for the same request cost, and
+    `discarded_ids` their ids: answers the server stopped early, after which the request was
+    sent again. They were paid for, so a caller counts them (`Conversation.charge`).
+    """
 
     body: dict[str, Any]
     request_id: str | None
+    discarded: TokenUsage = field(default_factory=TokenUsage)
+    discarded_ids: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class _Discarded:
+    """The answers of one send that came back stopped early: how many, their cost and ids."""
+
+    count: int = 0
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    request_ids: list[str] = field(default_factory=list)
+    last: str = ""  # the latest one's figures (`LengthStop.figures`)
+
+    def add(self, stop: LengthStop, request_id: str | None) -> None:
+        self.count += 1
+        self.usage += stop.usage or TokenUsage()
+        self.last = stop.figures()
+        if request_id:
+            self.request_ids.append(request_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +96,7 @@ class _Outgoing:
     content: bytes
     digest: str
     tag: CallTag
+    discarded: _Discarded = field(default_factory=_Discarded)
 
 
 class ChatSender:
@@ -105,7 +145,9 @@ class ChatSender:
                 self._post, outgoing
             )
         except openai.OpenAIError as exc:
-            raise self._translate(exc) from exc
+            raise self._translate(exc, outgoing) from exc
+        except StoppedEarlyError as exc:
+            raise _gave_up(outgoing) from exc
 
     async def asend(
         self, request: Mapping[str, Any], tag: CallTag, *, fresh: bool = False
@@ -119,10 +161,19 @@ class ChatSender:
                 self._apost, outgoing
             )
         except openai.OpenAIError as exc:
-            raise self._translate(exc) from exc
+            raise self._translate(exc, outgoing) from exc
+        except StoppedEarlyError as exc:
+            raise _gave_up(outgoing) from exc
 
-    def _translate(self, exc: openai.OpenAIError) -> Exception:
-        return translate(exc, timeout=self.config.timeout, resend_timed_out=self._resend)
+    def _translate(self, exc: openai.OpenAIError, outgoing: _Outgoing) -> Exception:
+        discarded = outgoing.discarded
+        return translate(
+            exc,
+            usage=discarded.usage,
+            request_ids=discarded.request_ids,
+            timeout=self.config.timeout,
+            resend_timed_out=self._resend,
+        )
 
     def close(self) -> None:
         """Close the sync client (the async one needs `aclose`)."""
@@ -146,6 +197,9 @@ class ChatSender:
         except openai.APIStatusError as exc:
             self._record(outgoing, exc.response, _since(began))
             raise
+        except openai.APIConnectionError as exc:  # no answer: timeouts are connection errors too
+            self._unanswered(outgoing, exc, _since(began))
+            raise
         return self._reply(outgoing, response, _since(began))
 
     async def _apost(self, outgoing: _Outgoing) -> Reply:
@@ -163,6 +217,12 @@ class ChatSender:
                 )
             except openai.APIStatusError as exc:
                 fault, response = exc, exc.response
+            except openai.APIConnectionError as exc:  # timeouts included
+                self._unanswered(outgoing, exc, _since(began))
+                raise
+            except asyncio.CancelledError:  # the request went out; its answer is abandoned
+                self._keep(outgoing, NO_STATUS, latency_ms=_since(began), outcome="cancelled")
+                raise
             latency_ms = _since(began)
         if self._pacer is not None:
             # Let the request waiting for this place go out before this answer is handled.
@@ -183,14 +243,13 @@ class ChatSender:
         if content is None:
             return None
         body = _json_object(content)
-        if body is None:
+        if body is None or stopped_early(body, self.config) is not None:
             return None  # not an answer that could be used: ask the endpoint
         self._keep(
             outgoing,
             200,
             latency_ms=0.0,
             usage=usage_from_body(body),
-            request_id=None,
             content=content,
             from_cache=True,
         )
@@ -204,12 +263,18 @@ class ChatSender:
         reservation: Reservation | None = None,
     ) -> Reply:
         body = self._record(outgoing, response, latency_ms, reservation)
+        request_id = response.headers.get("x-request-id")
         if body is None:
             raise TransportError(
                 f"the endpoint answered {response.status_code} with a body that is not a JSON "
-                f"object: {response.content[:200]!r}"
+                f"object: {response.content[:200]!r}",
+                **_spent(outgoing.discarded),
             )
-        return Reply(body, request_id=response.headers.get("x-request-id"))
+        if (stop := stopped_early(body, self.config)) is not None:
+            outgoing.discarded.add(stop, request_id)
+            raise StoppedEarlyError(stop.reason(), **_spent(outgoing.discarded))
+        discarded = outgoing.discarded
+        return Reply(body, request_id, discarded.usage, tuple(discarded.request_ids))
 
     def _record(
         self,
@@ -224,6 +289,11 @@ class ChatSender:
         usage = usage_from_body(body) if body is not None else None
         if self._pacer is not None and reservation is not None:
             self._pacer.settle(reservation, status, response.headers, usage)
+        outcome = None  # what made an answer with a success status unusable, if anything
+        if response.is_success and body is None:
+            outcome = "the body is not a JSON object"
+        elif body is not None and (stop := stopped_early(body, self.config)) is not None:
+            outcome = stop.reason()
         self._keep(
             outgoing,
             status,
@@ -231,8 +301,16 @@ class ChatSender:
             usage=usage,
             request_id=response.headers.get("x-request-id"),
             content=content,
+            outcome=outcome,
         )
         return body
+
+    def _unanswered(
+        self, outgoing: _Outgoing, exc: openai.APIConnectionError, latency_ms: float
+    ) -> None:
+        """Log an attempt that got no HTTP answer, with what became of it."""
+        outcome = unanswered_outcome(exc, timeout=self.config.timeout)
+        self._keep(outgoing, NO_STATUS, latency_ms=latency_ms, outcome=outcome)
 
     def _keep(
         self,
@@ -240,10 +318,11 @@ class ChatSender:
         status: int,
         *,
         latency_ms: float,
-        usage: TokenUsage | None,
-        request_id: str | None,
-        content: bytes,
+        usage: TokenUsage | None = None,
+        request_id: str | None = None,
+        content: bytes | None = None,
         from_cache: bool = False,
+        outcome: str | None = None,
     ) -> None:
         if self._log is None:
             return
@@ -262,8 +341,27 @@ class ChatSender:
                 model=self.config.model,
                 prompt_version=tag.prompt_version,
                 schema_version=tag.schema_version,
+                outcome=outcome,
             )
         )
+
+
+def _spent(discarded: _Discarded) -> dict[str, Any]:
+    """What the send's discarded answers cost, as the keyword arguments of an error."""
+    return {"usage": discarded.usage, "request_ids": list(discarded.request_ids)}
+
+
+def _gave_up(outgoing: _Outgoing) -> StoppedEarlyError:
+    """The error once the retry policy is spent and the last answer was stopped early."""
+    discarded = outgoing.discarded
+    times = "once" if discarded.count == 1 else f"{discarded.count} times"
+    return StoppedEarlyError(
+        f"the server stopped the answer early {times}, and the retry policy allows no more "
+        f"attempts; the last: {discarded.last}. A server that stops at a limit of its own (an "
+        "output cap or a context size set on the server, a proxy's cap) does so every time: "
+        "raise it there, or give sitrep its true context window (context_window)",
+        **_spent(discarded),
+    )
 
 
 def _json_object(content: bytes) -> dict[str, Any] | None:

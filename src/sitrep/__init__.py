@@ -47,6 +47,9 @@ if _typing.TYPE_CHECKING:
         StatisticScores,
         evaluate_run,
     )
+    from sitrep.extract.combine import (
+        combine_chunks,
+    )
     from sitrep.extract.conversation import (
         Conversation,
         Reask,
@@ -141,6 +144,9 @@ if _typing.TYPE_CHECKING:
         ReaskStyle,
         RetryPolicy,
     )
+    from sitrep.text.chunks import (
+        Chunk,
+    )
     from sitrep.wire.calls import (
         Call,
         CallLog,
@@ -175,6 +181,7 @@ __all__ = [
     "CallLog",
     "CasualtyFigure",
     "CasualtyOutcome",
+    "Chunk",
     "ConfigurationError",
     "ContextOverflowError",
     "Conversation",
@@ -246,6 +253,7 @@ __all__ = [
     "TruncatedOutputError",
     "When",
     "__version__",
+    "combine_chunks",
     "evaluate_run",
     "load_gold",
     "load_prompts",
@@ -276,6 +284,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "TransportError",
         "TruncatedOutputError",
     ),
+    "sitrep.text.chunks": ("Chunk",),
     "sitrep.model.article": ("Article",),
     "sitrep.model.drafts": (
         "DraftCasualtyFigure",
@@ -332,6 +341,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "ReaskStyle",
         "RetryPolicy",
     ),
+    "sitrep.extract.combine": ("combine_chunks",),
     "sitrep.extract.conversation": ("Conversation", "Reask"),
     "sitrep.extract.extractor": ("Extractor",),
     "sitrep.extract.prompts": ("PromptExample", "PromptSet", "load_prompts"),

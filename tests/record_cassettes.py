@@ -85,6 +85,8 @@ def options_of(config: ModelConfig) -> dict[str, Any]:
         "reask-budget": config.reask_budget,
         "reask-as": config.reask_as.value,
         "max-article-chars": config.max_article_chars,
+        "chunk-chars": config.chunk_chars,
+        "chunk-overlap": config.chunk_overlap,
     }
 
 
@@ -188,6 +190,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--reask-budget", type=int, default=_DEFAULTS.reask_budget)
     parser.add_argument("--reask-as", choices=[s.value for s in ReaskStyle], default="auto")
     parser.add_argument("--max-article-chars", type=int, default=_DEFAULTS.max_article_chars)
+    parser.add_argument("--chunk-chars", type=int, default=_DEFAULTS.chunk_chars)
+    parser.add_argument("--chunk-overlap", type=int, default=_DEFAULTS.chunk_overlap)
     return parser
 
 
@@ -207,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
             reask_budget=options.reask_budget,
             reask_style=ReaskStyle(options.reask_as),
             max_article_chars=options.max_article_chars,
+            chunk_chars=options.chunk_chars,
+            chunk_overlap=options.chunk_overlap,
         )
     except ConfigurationError as exc:
         parser.error(str(exc))

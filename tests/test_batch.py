@@ -127,7 +127,7 @@ def test_unreadable_inputs_end_in_failures_with_location_and_reason(tmp_path: Pa
 
 
 def test_too_long_article_fails_with_its_reason_and_others_go_on(tmp_path: Path) -> None:
-    long_text = synthetic_text(9) + " filler" * 20_000
+    long_text = synthetic_text(9) + " filler" * 150_000  # past the ceiling of 1,000,000
     items = [
         InputItem(
             "long.txt",
@@ -139,7 +139,7 @@ def test_too_long_article_fails_with_its_reason_and_others_go_on(tmp_path: Path)
     assert (summary.run.extracted, summary.run.failed) == (3, 1)
     (failure,) = jsonl(tmp_path / "failures.jsonl")
     assert failure["location"] == "long.txt"
-    assert "more than the 60,000 allowed" in str(failure["reason"])
+    assert "more than the 1,000,000 allowed" in str(failure["reason"])
     assert endpoint.requests == 3
 
 

@@ -20,8 +20,10 @@ from filelock import FileLock
 
 from conftest import CASSETTES, ROOT, SEED_FILES
 from sitrep.cli import main
+from sitrep.extract.request import RequestBuilder
+from sitrep.model.article import Article
 from sitrep.run.store import LOCK_NAME
-from sitrep.settings import DEFAULT_MODEL, BatchOptions, ModelConfig
+from sitrep.settings import DEFAULT_MODEL, BatchOptions, ModelConfig, PromptProfile
 from sitrep.testing.fakeserver import FakeOpenAIServer, ServerSettings
 from synthetic import statistic_arguments, synthetic_text
 
@@ -290,6 +292,8 @@ def test_option_defaults_are_the_settings_defaults(command: str) -> None:
     assert options["mode"] == model.mode.value
     assert options["reask_budget"] == model.reask_budget
     assert options["max_article_chars"] == model.max_article_chars
+    assert options["chunk_chars"] == model.chunk_chars
+    assert options["chunk_overlap"] == model.chunk_overlap
     if command == "run":
         assert options["concurrency"] == BatchOptions().concurrency
 
@@ -319,11 +323,21 @@ def test_extract_from_a_server_other_than_openai_needs_no_key_and_sends_its_cap_
     assert "max_completion_tokens" not in body
 
 
-def test_dry_run_counts_the_articles_too_long_for_the_context_window(tmp_path: Path) -> None:
+def test_dry_run_counts_the_requests_of_an_article_too_long_for_the_context_window(
+    tmp_path: Path,
+) -> None:
     archive = tmp_path / "archive"
     archive.mkdir()
     (archive / "short.txt").write_text("date 2024-07-17\nA rocket hit a base on Monday.\n")
     (archive / "long.txt").write_text("date 2024-07-17\n" + "A rocket hit a base. " * 600)
+    window = [
+        "--prompt-profile",
+        "compact",
+        "--context-window",
+        "5000",
+        "--max-output-tokens",
+        "500",
+    ]
     code, stdout, err = _invoke(
         "run",
         str(archive),
@@ -332,16 +346,36 @@ def test_dry_run_counts_the_articles_too_long_for_the_context_window(tmp_path: P
         "--dry-run",
         "--model",
         "local-model",
-        "--prompt-profile",
-        "compact",
-        "--context-window",
-        "5000",
-        "--max-output-tokens",
-        "500",
+        *window,
     )
     assert code == 0, err
-    assert re.search(r"articles to extract\s+│\s+1\b", stdout)
-    assert re.search(r"too long for the context window\s+│\s+1\b", stdout)
+    config = ModelConfig(
+        model="local-model",
+        prompt_profile=PromptProfile.COMPACT,
+        context_window=5000,
+        max_output_tokens=500,
+    )
+    chunks = RequestBuilder(config).chunks(Article.from_file(archive / "long.txt"))
+    assert len(chunks) >= 3  # 12,600 characters, some 4,600 a request in this window
+    assert re.search(r"articles to extract\s+│\s+2\b", stdout)
+    assert re.search(rf"requests to send\s+│\s+{len(chunks) + 1}\b", stdout)
+    assert re.search(r"articles sent in chunks\s+│\s+1\b", stdout)
+    assert re.search(r"too long for the context window\s+│\s+0\b", stdout)
+
+
+def test_the_chunk_options_decide_the_requests_the_dry_run_counts(tmp_path: Path) -> None:
+    article = tmp_path / "long.txt"
+    article.write_text("date 2024-07-17\n" + "A rocket hit a base on Monday. " * 380)  # 11,780
+    out = ["--out", str(tmp_path / "out"), "--dry-run", "--chunk-chars", "6000"]
+    code, stdout, err = _invoke("run", str(article), *out)
+    assert code == 0, err
+    assert re.search(r"requests to send\s+│\s+3\b", stdout)  # sharing up to 1,500 each
+    code, stdout, err = _invoke("run", str(article), *out, "--chunk-overlap", "0")
+    assert code == 0, err
+    assert re.search(r"requests to send\s+│\s+2\b", stdout)  # end to end
+    code, _, err = _invoke("run", str(article), *out, "--chunk-chars", "999")
+    assert code == 2
+    assert "999 is not in the range x>=1000" in err
 
 
 def test_dry_run_with_a_window_too_small_for_the_prompt_itself_exits_2(tmp_path: Path) -> None:

@@ -48,6 +48,9 @@ if _typing.TYPE_CHECKING:
         StatisticScores,
         evaluate_run,
     )
+    from sitrep.extract.combine import (
+        combine_chunks,
+    )
     from sitrep.extract.conversation import (
         Conversation,
         Reask,
@@ -142,6 +145,9 @@ if _typing.TYPE_CHECKING:
         ReaskStyle,
         RetryPolicy,
     )
+    from sitrep.text.chunks import (
+        Chunk,
+    )
     from sitrep.wire.calls import (
         Call,
         CallLog,
@@ -176,6 +182,7 @@ __all__ = [
     "CallLog",
     "CasualtyFigure",
     "CasualtyOutcome",
+    "Chunk",
     "ConfigurationError",
     "ContextOverflowError",
     "Conversation",
@@ -248,6 +255,7 @@ __all__ = [
     "TruncatedOutputError",
     "When",
     "__version__",
+    "combine_chunks",
     "evaluate_run",
     "load_gold",
     "load_prompts",
@@ -279,6 +287,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "TransportError",
         "TruncatedOutputError",
     ),
+    "sitrep.text.chunks": ("Chunk",),
     "sitrep.model.article": ("Article",),
     "sitrep.model.drafts": (
         "DraftCasualtyFigure",
@@ -335,6 +344,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "ReaskStyle",
         "RetryPolicy",
     ),
+    "sitrep.extract.combine": ("combine_chunks",),
     "sitrep.extract.conversation": ("Conversation", "Reask"),
     "sitrep.extract.extractor": ("Extractor",),
     "sitrep.extract.prompts": ("PromptExample", "PromptSet", "load_prompts"),

@@ -24,9 +24,20 @@ _OPENAI_HOST = "api.openai.com"
 _OPENAI_TIMEOUT = 120.0
 _LOCAL_TIMEOUT = 600.0
 DEFAULT_MODEL = "gpt-4.1-mini"
-# Some 15,000 tokens: room for any news article in every current model's context, with the
-# prompt, and a guard against whole books or scraped page dumps.
-MAX_ARTICLE_CHARS = 60_000
+# A ceiling against runaway cost, not a request's size: a longer text (a scraped dump, a book)
+# fails with that reason. Shorter ones that one request cannot carry are split into chunks: a
+# 250,000-character article takes seven requests at the default chunk size, a text at the
+# ceiling some 27.
+MAX_ARTICLE_CHARS = 1_000_000
+# The most article text one request carries, even when the context window holds far more: one
+# answer's output cap bounds how many records it can return, so a long text read in one request
+# loses records. Some 10,000 tokens, a long news feature.
+CHUNK_CHARS = 40_000
+# Text two neighbouring chunks share, so that a passage cut by one chunk's end is whole in the
+# next: three or four paragraphs of news text.
+CHUNK_OVERLAP = 1_500
+# Less than a few paragraphs a chunk cuts most incidents in two.
+MIN_CHUNK_CHARS = 1_000
 
 
 class OutputMode(StrEnum):
@@ -112,6 +123,11 @@ class ModelConfig:
     reask_budget: int = 2  # re-asks after invalid output, on top of the first answer
     reask_style: ReaskStyle = ReaskStyle.AUTO
     max_article_chars: int = MAX_ARTICLE_CHARS
+    # An article longer than one request can carry (this, or less when the context window
+    # leaves less room beside the prompt and the output cap) is read in overlapping chunks.
+    chunk_chars: int = CHUNK_CHARS
+    # Taken as a quarter of a chunk when larger, so that each chunk reads mostly new text.
+    chunk_overlap: int = CHUNK_OVERLAP
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def __post_init__(self) -> None:
@@ -121,6 +137,15 @@ class ModelConfig:
             raise ConfigurationError("reask_budget cannot be negative")
         if self.max_output_tokens < 1:
             raise ConfigurationError("max_output_tokens must be positive")
+        if self.max_article_chars < 1:
+            raise ConfigurationError("max_article_chars must be positive")
+        if self.chunk_chars < MIN_CHUNK_CHARS:
+            raise ConfigurationError(
+                f"chunk_chars must be at least {MIN_CHUNK_CHARS:,}: a chunk that holds less than a "
+                "few paragraphs cuts most incidents in two"
+            )
+        if self.chunk_overlap < 0:
+            raise ConfigurationError("chunk_overlap cannot be negative")
         if self.request_timeout is not None and self.request_timeout <= 0:
             raise ConfigurationError("request_timeout must be positive")
         if self.context_window is not None and self.context_window <= self.max_output_tokens:

@@ -54,6 +54,7 @@ from sitrep.run.scheduler import BatchProgress, BatchSummary, run_batch
 from sitrep.settings import (
     DEFAULT_MODEL,
     DEFAULT_PRICES,
+    MIN_CHUNK_CHARS,
     BatchOptions,
     ModelConfig,
     OutputCapField,
@@ -168,7 +169,23 @@ def model_options(command: Callable[..., None]) -> Callable[..., None]:
             type=click.IntRange(1),
             default=_MODEL_DEFAULTS.max_article_chars,
             show_default=True,
-            help="Longer articles fail with that reason instead of being sent.",
+            help="A ceiling against runaway cost: longer articles fail with that reason instead "
+            "of being sent. Shorter ones too long for one request are sent in chunks.",
+        ),
+        click.option(
+            "--chunk-chars",
+            type=click.IntRange(MIN_CHUNK_CHARS),
+            default=_MODEL_DEFAULTS.chunk_chars,
+            show_default=True,
+            help="Most article text per request (less if the context window leaves less); a "
+            "longer article goes in overlapping chunks, their records joined.",
+        ),
+        click.option(
+            "--chunk-overlap",
+            type=click.IntRange(0),
+            default=_MODEL_DEFAULTS.chunk_overlap,
+            show_default=True,
+            help="Characters neighbouring chunks share, at most a quarter of --chunk-chars.",
         ),
         click.option(
             "--replay",
@@ -200,6 +217,8 @@ _MODEL_OPTIONS = (
     "reask_budget",
     "reask_as",
     "max_article_chars",
+    "chunk_chars",
+    "chunk_overlap",
 )
 
 
@@ -216,6 +235,8 @@ def _config(
     reask_budget: int,
     reask_as: str,
     max_article_chars: int,
+    chunk_chars: int,
+    chunk_overlap: int,
 ) -> ModelConfig:
     try:
         return ModelConfig(
@@ -230,6 +251,8 @@ def _config(
             reask_budget=reask_budget,
             reask_style=ReaskStyle(reask_as),
             max_article_chars=max_article_chars,
+            chunk_chars=chunk_chars,
+            chunk_overlap=chunk_overlap,
         )
     except ConfigurationError as exc:
         _fail(str(exc), code=2)

@@ -131,6 +131,8 @@ def plan_table(plan: BatchPlan) -> Table:
         ("unreadable (would fail)", f"{plan.unreadable:,}"),
         ("  too long for the context window", f"{plan.over_context:,}"),
         ("already done", f"{plan.already_done:,}"),
+        ("requests to send", f"{plan.requests:,}"),
+        ("  articles sent in chunks", f"{plan.chunked:,}"),
         (f"prompt tokens ({tokens})", f"{plan.prompt_tokens:,}"),
         ("completion tokens (expected)", f"{plan.completion_tokens:,}"),
         ("estimated cost", _money(plan.cost)),

@@ -7,6 +7,9 @@ The checks: each quote is found in the text (exact, then normalized); each count
 evidence; intercepted + impacted never exceed launched; each date phrase is in the text, resolves
 against the publication date, and agrees with any date the model stated; the ACLED sub-event type
 belongs to its event type; country codes are ISO 3166-1 alpha-2.
+A draft of one chunk of a long article is checked against that chunk (`sitrep.text.chunks`):
+its quotes and date phrases must be in the text the model was shown, and its offsets are still
+those of the whole article.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from sitrep.model.vocab import (
     Qualifier,
     StatisticKind,
 )
+from sitrep.text.chunks import Chunk, ChunkText
 from sitrep.text.dates import DatePhraseError, resolve_date_phrase
 from sitrep.text.evidence import NormalizedText
 from sitrep.text.numbers import find_numbers, supports_count, supports_lower_bound
@@ -73,7 +77,7 @@ class _Checker:
     """Walks one draft, collecting problems instead of stopping at the first."""
 
     article: Article
-    located: NormalizedText
+    located: NormalizedText | ChunkText  # spans in offsets of the whole article
     problems: list[str] = field(default_factory=list)
 
     def evidence(self, path: str, quote: str) -> Evidence | None:
@@ -296,9 +300,13 @@ class _Checker:
 _PLACEHOLDER = Evidence(quote="", start=0, end=0, match=MatchKind.EXACT)
 
 
-def assemble(draft: DraftExtraction, article: Article, provenance: Provenance) -> Extraction:
-    """Check `draft` against `article`; return final records or raise `DraftRejectedError`."""
-    checker = _Checker(article=article, located=NormalizedText(article.text))
+def assemble(
+    draft: DraftExtraction, article: Article, provenance: Provenance, chunk: Chunk | None = None
+) -> Extraction:
+    """Check `draft` against `article`, or against the `chunk` of it the model was shown;
+    return final records or raise `DraftRejectedError`."""
+    located = NormalizedText(article.text) if chunk is None else ChunkText(article.text, chunk)
+    checker = _Checker(article=article, located=located)
     incidents = [
         checker.incident(f"incidents[{i}]", d, provenance) for i, d in enumerate(draft.incidents)
     ]

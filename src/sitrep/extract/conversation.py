@@ -13,7 +13,9 @@ sender retries before an answer reaches this step. Refusals, truncated answers (
 cap or a full context window, told apart by the usage: `sitrep.wire.stops`), answers the server
 stopped early and bodies with no choice to read are not re-asked: no re-ask can mend them. Nor
 is a re-ask sent that cannot fit the model's context window: the output is invalid, and the
-reason says why it stays so.
+reason says why it stays so. A long article is several conversations, one per chunk
+(`RequestBuilder.chunks`), each checked against its own chunk and joined by
+`sitrep.extract.combine`.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from sitrep.model.records import Extraction, Provenance
 from sitrep.model.schemas import schema_version
 from sitrep.model.usage import TokenUsage, usage_from_body
 from sitrep.settings import ModelConfig
+from sitrep.text.chunks import Chunk
 from sitrep.wire.stops import StopKind, length_stop
 
 
@@ -57,7 +60,7 @@ class Reask:
 
 
 class Conversation:
-    """One article's exchange with the model, across re-asks.
+    """One article's exchange with the model, across re-asks, or one chunk's of a long article.
 
     `request` is always the next request to send. `usage` and `request_ids` count every
     answer received, re-asks included.
@@ -70,8 +73,10 @@ class Conversation:
         *,
         config: ModelConfig,
         prompt_version: str,
+        chunk: Chunk | None = None,
     ) -> None:
         self.article = article
+        self.chunk = chunk
         self.request = request
         self.usage = TokenUsage()
         self.request_ids: list[str] = []
@@ -81,14 +86,17 @@ class Conversation:
         self._parser = AnswerParser.for_mode(config.mode)
 
     @classmethod
-    def for_article(cls, article: Article, requests: RequestBuilder) -> Conversation:
-        """A conversation about `article`, its first request built by `requests`, whose model
-        configuration and prompt version it then keeps to."""
+    def for_article(
+        cls, article: Article, requests: RequestBuilder, chunk: Chunk | None = None
+    ) -> Conversation:
+        """A conversation about `article` (or one of its `requests.chunks`), its first request
+        built by `requests`, whose model configuration and prompt version it then keeps to."""
         return cls(
             article,
-            requests.build(article),
+            requests.build(article, chunk),
             config=requests.config,
             prompt_version=requests.prompts.version,
+            chunk=chunk,
         )
 
     def spent(self) -> dict[str, Any]:
@@ -112,7 +120,7 @@ class Conversation:
         self._reject_unusable(completion, usage)
         try:
             draft = self._parser.parse(completion, DraftExtraction)
-            return assemble(draft, self.article, self._provenance())
+            return assemble(draft, self.article, self._provenance(), self.chunk)
         except (*PARSE_ERRORS, DraftRejectedError) as exc:
             problems = _problems(exc)
             if self.reasks >= self._config.reask_budget:
@@ -194,6 +202,7 @@ class Conversation:
             request_ids=list(self.request_ids),
             usage=self.usage,
             reasks=self.reasks,
+            chunks=self.chunk.count if self.chunk is not None else 1,
             extracted_at=datetime.now(UTC),
             sitrep_version=__version__,
         )

@@ -7,6 +7,17 @@
 The pieces are public so that other senders can drive the same steps: a batch-file sender
 builds requests with `RequestBuilder` and hands each answer to a `Conversation`. `extract` and
 `aextract` are the same loop; they differ only where one blocks and the other awaits.
+
+An article longer than one request can carry is read in overlapping chunks
+(`RequestBuilder.chunks`): every chunk's request is built before any is sent, so a chunk that
+cannot be sent fails the article before it costs anything; then the chunks are extracted one
+after another, each its own `Conversation`, and their records joined
+(`sitrep.extract.combine`). In sequence rather than all at once: a chunk that fails fails the
+article, and the chunks after it are then never paid for, where chunks in flight would be
+abandoned unaccounted; one article keeps at most one request on the wire, as the batch's
+article slots assume; and `extract` and `aextract` send the same requests in the same order. A
+failing chunk fails the article with the chunk named ("chunk 3 of 5 (characters
+80,000-120,000): ..."), the usage and request ids of the chunks before it included.
 """
 
 from __future__ import annotations
@@ -15,7 +26,8 @@ from typing import Any
 
 import httpx2
 
-from sitrep.errors import ConfigurationError, ExtractionError
+from sitrep.errors import ConfigurationError, ExtractionError, SitrepError
+from sitrep.extract.combine import combine_chunks
 from sitrep.extract.conversation import Conversation, Reask
 from sitrep.extract.prompts import PromptSet
 from sitrep.extract.request import RequestBuilder
@@ -23,6 +35,7 @@ from sitrep.model.article import Article
 from sitrep.model.records import Extraction
 from sitrep.model.schemas import schema_version
 from sitrep.settings import ModelConfig
+from sitrep.text.chunks import Chunk
 from sitrep.wire.calls import CallLog, CallTag, ResponseCache
 from sitrep.wire.pacing import Pacer
 from sitrep.wire.sender import ChatSender, Reply
@@ -74,8 +87,32 @@ class Extractor:
 
         `fresh` asks the endpoint even where the cache holds an answer to the same request.
         """
-        conversation = self.start(article)
         tag = self._tag(article)
+        conversations = self.conversations(article)
+        parts: list[tuple[Chunk, Extraction]] = []
+        for conversation in conversations:
+            try:
+                parts.append((_chunk(conversation), self._converse(conversation, tag, fresh)))
+            except SitrepError as exc:
+                _name_chunk(exc, conversation, parts)
+                raise
+        return _joined(article, parts)
+
+    async def aextract(self, article: Article, *, fresh: bool = False) -> Extraction:
+        """Extract one article without blocking the event loop."""
+        tag = self._tag(article)
+        conversations = self.conversations(article)
+        parts: list[tuple[Chunk, Extraction]] = []
+        for conversation in conversations:
+            try:
+                extraction = await self._aconverse(conversation, tag, fresh)
+            except SitrepError as exc:
+                _name_chunk(exc, conversation, parts)
+                raise
+            parts.append((_chunk(conversation), extraction))
+        return _joined(article, parts)
+
+    def _converse(self, conversation: Conversation, tag: CallTag, fresh: bool) -> Extraction:
         while True:
             try:
                 reply = self._sender.send(conversation.request, tag, fresh=fresh)
@@ -85,10 +122,7 @@ class Extractor:
             if isinstance(step := _receive(conversation, reply), Extraction):
                 return step
 
-    async def aextract(self, article: Article, *, fresh: bool = False) -> Extraction:
-        """Extract one article without blocking the event loop."""
-        conversation = self.start(article)
-        tag = self._tag(article)
+    async def _aconverse(self, conversation: Conversation, tag: CallTag, fresh: bool) -> Extraction:
         while True:
             try:
                 reply = await self._sender.asend(conversation.request, tag, fresh=fresh)
@@ -99,11 +133,33 @@ class Extractor:
                 return step
 
     def start(self, article: Article) -> Conversation:
-        """A conversation about `article`, its first request built."""
-        return Conversation.for_article(article, self.requests)
+        """A conversation about `article`, its first request built: the whole article's, or
+        the first chunk's of one too long for one request (see `conversations`)."""
+        return self.conversations(article)[0]
+
+    def chunks(self, article: Article) -> list[Chunk]:
+        """How `article` is sent: one chunk when one request can carry it (RequestBuilder)."""
+        return self.requests.chunks(article)
+
+    def conversations(self, article: Article) -> list[Conversation]:
+        """One conversation per chunk of `article`, every first request built: one, the same as
+        ever, for an article that fits one request. Raises `ArticleError` if any cannot be
+        sent, naming the chunk."""
+        chunks = self.requests.chunks(article)
+        if len(chunks) == 1:
+            return [Conversation.for_article(article, self.requests)]
+        conversations = []
+        for chunk in chunks:
+            try:
+                conversations.append(Conversation.for_article(article, self.requests, chunk))
+            except SitrepError as exc:
+                _relabel(exc, chunk)
+                raise
+        return conversations
 
     def request_for(self, article: Article) -> dict[str, Any]:
-        """The chat completion request's arguments for `article`, as they will be sent."""
+        """The chat completion request's arguments for `article` read whole, as they will be
+        sent when it fits one request; a longer one is sent as `conversations` build it."""
         return self.requests.build(article)
 
     def close(self) -> None:
@@ -125,3 +181,34 @@ def _charge(exc: ExtractionError, conversation: Conversation) -> None:
     """Make a send's error carry what the conversation's earlier answers cost too."""
     exc.usage = conversation.usage + exc.usage
     exc.request_ids = [*conversation.request_ids, *exc.request_ids]
+
+
+def _chunk(conversation: Conversation) -> Chunk:
+    """The chunk a conversation read: the whole text when the article was not split."""
+    if conversation.chunk is not None:
+        return conversation.chunk
+    return Chunk(1, 1, 0, len(conversation.article.text))
+
+
+def _joined(article: Article, parts: list[tuple[Chunk, Extraction]]) -> Extraction:
+    if len(parts) == 1:
+        return parts[0][1]  # an article read whole, its records as the answer gave them
+    return combine_chunks(article.id, parts)
+
+
+def _name_chunk(
+    exc: SitrepError, conversation: Conversation, done: list[tuple[Chunk, Extraction]]
+) -> None:
+    """Make a chunk's error the article's: the chunk named, the chunks before it charged."""
+    if conversation.chunk is None:
+        return  # the article was read whole
+    if isinstance(exc, ExtractionError):
+        for _, extraction in reversed(done):
+            exc.usage = extraction.provenance.usage + exc.usage
+            exc.request_ids = [*extraction.provenance.request_ids, *exc.request_ids]
+    _relabel(exc, conversation.chunk)
+
+
+def _relabel(exc: SitrepError, chunk: Chunk) -> None:
+    """Name `chunk` in the error's message; its type and details stay as they are."""
+    exc.args = (f"{chunk.label}: {exc}", *exc.args[1:])

@@ -3,7 +3,8 @@
     prompts/extract/   the full profile: every rule, two worked examples
     prompts/compact/   the rules in brief, no example, for models with small context windows
 
-Each holds `system.j2`, `user.j2`, an optional `examples/` and an optional `answer_format.j2`,
+Each holds `system.j2`, `user.j2` (given `published`, `text` and `part`: None, or the `Chunk`
+of a long article that `text` is), an optional `examples/` and an optional `answer_format.j2`,
 which tells a model with no function to call (`--mode json_object`) to answer with the JSON
 object itself and gives it the schema. Rendering is strict (a missing variable raises). The
 system message, examples included, is rendered once per `PromptSet`, so every request starts
@@ -28,6 +29,7 @@ from sitrep.errors import ConfigurationError
 from sitrep.model.article import Article
 from sitrep.model.drafts import DraftExtraction
 from sitrep.settings import PromptProfile
+from sitrep.text.chunks import Chunk
 
 TOOL_NAME = "record_article"
 _PROFILE_DIRS = {PromptProfile.FULL: "extract", PromptProfile.COMPACT: "compact"}
@@ -56,11 +58,15 @@ class PromptSet:
         """The chat messages for one article: the fixed system prefix, then the article."""
         return [{"role": "system", "content": self.system}, self.user_message(article)]
 
-    def user_message(self, article: Article) -> dict[str, Any]:
+    def user_message(self, article: Article, chunk: Chunk | None = None) -> dict[str, Any]:
+        """The article's user message, or that of one chunk of it: the chunk's text, and the
+        template's `part` (the `Chunk`, None for a whole article) to say which part it is."""
         published = article.published.isoformat() if article.published else "unknown"
+        text = article.text if chunk is None else article.text[chunk.start : chunk.end]
         # An article must not be able to close its own delimiter and speak as the user.
-        text = _ARTICLE_CLOSE.sub("<\\/article>", article.text)
-        return {"role": "user", "content": self.user.render(published=published, text=text)}
+        text = _ARTICLE_CLOSE.sub("<\\/article>", text)
+        content = self.user.render(published=published, text=text, part=chunk)
+        return {"role": "user", "content": content}
 
     def system_with_schema(self, schema: dict[str, Any]) -> str:
         """The system message followed by the answer format and `schema`, for a model that

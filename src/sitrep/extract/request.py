@@ -6,6 +6,12 @@ schema costs more CPU than sending a request. Each request is that static part p
 article's messages, the static prefix first, so that endpoints can serve it from their prompt
 cache. Any sender can post what `build` returns: the interactive one (`sitrep.wire.sender`), or
 one that writes requests to a file.
+
+An article longer than one request can carry is sent in overlapping chunks (`chunks`, by
+`sitrep.text.chunks`), one request each (`build(article, chunk)`): at most
+`ModelConfig.chunk_chars` characters of text a request, and fewer when the context window leaves
+less room beside the prompt and the output cap. An article that fits is one chunk, the whole
+text, and its request is the same as if there were no chunking at all.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import copy
 import functools
 import json
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from sitrep.errors import ArticleError, ConfigurationError, ContextOverflowError
@@ -23,9 +30,12 @@ from sitrep.model.article import Article
 from sitrep.model.drafts import DraftExtraction
 from sitrep.model.usage import CHARS_PER_TOKEN
 from sitrep.settings import ModelConfig, OutputMode
+from sitrep.text.chunks import Chunk, split_text
 
 # Tokens a chat template adds around each message (role markers, separators), roughly.
 MESSAGE_OVERHEAD_TOKENS = 4
+# Publication dates whose message frame is remembered: some years of an archive's days.
+_FRAMES_KEPT = 4096
 
 
 class RequestBuilder:
@@ -35,7 +45,8 @@ class RequestBuilder:
     cannot fit it is refused before it is sent: the prompt alone at construction (a
     `ConfigurationError`), an article's request in `build` (an `ArticleError`). Tokens are
     estimated from characters (`sitrep.model.usage.CHARS_PER_TOKEN`), not counted with the
-    model's tokenizer, so the check catches requests that are clearly too long.
+    model's tokenizer, so the check catches requests that are clearly too long. The chunks of
+    `chunks` are sized by the same estimate, so that each chunk's request fits.
     """
 
     def __init__(self, config: ModelConfig, prompts: PromptSet | None = None) -> None:
@@ -47,6 +58,7 @@ class RequestBuilder:
         else:
             self._system = self.prompts.system
         self._check_prompt_fits()
+        self._frames: dict[date | None, int] = {}
 
     @property
     def static(self) -> dict[str, Any]:
@@ -58,21 +70,84 @@ class RequestBuilder:
         """The system message every request starts with."""
         return self._system
 
-    def build(self, article: Article) -> dict[str, Any]:
-        """The request body for `article`; raises `ArticleError` if it is too long to send."""
-        if len(article.text) > self.config.max_article_chars:
-            raise ArticleError(
-                f"article {article.id} has {len(article.text):,} characters, more than the "
-                f"{self.config.max_article_chars:,} allowed (ModelConfig.max_article_chars); "
-                "split it, or raise the limit if the model's context allows"
-            )
-        user = self.prompts.user_message(article)
+    def build(self, article: Article, chunk: Chunk | None = None) -> dict[str, Any]:
+        """The request body for `article`, or for one of its `chunks`; raises `ArticleError` if
+        it is too long to send."""
+        self._check_length(article)
+        user = self.prompts.user_message(article, chunk)
         request = {**self._static, "messages": [{"role": "system", "content": self._system}, user]}
         # The estimate of estimate_request_tokens, its fixed part counted once per builder.
         needed = _tokens(self._fixed_estimate_chars + len(user["content"]), messages=2)
         if (overflow := _overflow(needed, self.config)) is not None:
             raise ContextOverflowError(f"article {article.id}: {overflow}")
         return request
+
+    def chunks(self, article: Article) -> list[Chunk]:
+        """How `article` is sent: one chunk, the whole text, when one request carries it
+        (`ModelConfig.chunk_chars` characters at most, and within the context window); else
+        overlapping chunks of `chunk_chars(article)` characters at most, neighbours sharing up to
+        `ModelConfig.chunk_overlap` (a quarter of a chunk at most). Raises `ArticleError` past
+        `ModelConfig.max_article_chars`, and `ContextOverflowError` when the context window has
+        no room for any chunk of it."""
+        self._check_length(article)
+        if len(article.text) <= self.config.chunk_chars and self._fits(article):
+            return [Chunk(1, 1, 0, len(article.text))]
+        return split_text(article.text, self.chunk_chars(article), self.config.chunk_overlap)
+
+    def chunk_chars(self, article: Article) -> int:
+        """The most text of `article` one chunk's request carries: `ModelConfig.chunk_chars`,
+        or what the context window leaves beside the prompt, the output cap and the notice that
+        says which part a chunk is."""
+        window = self.config.context_tokens
+        if window is None:
+            return self.config.chunk_chars
+        room = self._room(window) - self._frame(article)
+        if room < 1:
+            raise ContextOverflowError(
+                f"article {article.id} is too long for one request, and the model's context "
+                f"window of {window:,} tokens leaves no room for a chunk of it beside the prompt "
+                f"and {self.config.max_output_tokens:,} output tokens: use the compact prompt "
+                "profile, lower max_output_tokens, or give the true window if it is larger"
+            )
+        return min(self.config.chunk_chars, room)
+
+    def _fits(self, article: Article) -> bool:
+        """Whether the request for the whole of `article` fits the context window."""
+        window = self.config.context_tokens
+        if window is None:
+            return True
+        room = self._room(window)
+        # Escaping a closing tag adds at most one character to it, and each holds a "<": this
+        # bound spares rendering the article's message to size it; near the limit, it is sized.
+        if self._frame(article) + len(article.text) + article.text.count("<") <= room:
+            return True
+        content = self.prompts.user_message(article)["content"]
+        needed = _tokens(self._fixed_estimate_chars + len(content), messages=2)
+        return _overflow(needed, self.config) is None  # exactly as `build` will count it
+
+    def _room(self, window: int) -> int:
+        """Characters of user message a request can carry within `window`, by the estimate."""
+        tokens = window - self.config.max_output_tokens - MESSAGE_OVERHEAD_TOKENS * 2
+        return tokens * CHARS_PER_TOKEN - self._fixed_estimate_chars
+
+    def _frame(self, article: Article) -> int:
+        """Characters of `article`'s user message besides its text, at the most: those of an
+        empty chunk's message with the widest part notice. They differ only by the date."""
+        size = self._frames.get(article.published)
+        if size is None:
+            empty = Chunk(99_999, 99_999, 0, 0)
+            size = len(self.prompts.user_message(article, empty)["content"])
+            if len(self._frames) < _FRAMES_KEPT:
+                self._frames[article.published] = size
+        return size
+
+    def _check_length(self, article: Article) -> None:
+        if len(article.text) > self.config.max_article_chars:
+            raise ArticleError(
+                f"article {article.id} has {len(article.text):,} characters, more than the "
+                f"{self.config.max_article_chars:,} allowed (ModelConfig.max_article_chars, a "
+                "ceiling against runaway cost); raise it to extract the article in chunks"
+            )
 
     @functools.cached_property
     def _fixed_estimate_chars(self) -> int:

@@ -109,6 +109,11 @@ class Provenance(_Record):
     request_ids: list[str] = Field(description="One per model call, re-asks included.")
     usage: TokenUsage = Field(description="Summed over every attempt, re-asks included.")
     reasks: int = Field(ge=0)
+    chunks: int = Field(
+        default=1,
+        ge=1,
+        description="Requests the article's text was split into: 1 unless it was too long for one.",
+    )
     extracted_at: datetime
     sitrep_version: str
 

@@ -5,8 +5,9 @@ prices; pass your own table for other models, contracts or endpoints). A dated m
 ("gpt-4.1-mini-2025-04-14") takes the price of the longest listed name it starts with.
 
 Before an article is sent its cost is estimated from its length and the fixed part of every
-request (four characters a token) and the expected completion tokens; once it finishes, the
-usage its answers report is what counts. No article starts once what was spent plus the
+request (four characters a token) and the expected completion tokens, for each of its requests
+when it is long enough to be sent in chunks; once it finishes, the usage its answers report is
+what counts. No article starts once what was spent plus the
 estimates of the articles in flight plus its own estimate would pass the ceiling.
 
 Token counts for a dry run use tiktoken when it is installed and its encoding for the model can
@@ -17,13 +18,14 @@ are estimated at four characters a token.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from sitrep.errors import ConfigurationError
+from sitrep.errors import ArticleError, ConfigurationError
 from sitrep.model.article import Article
 from sitrep.model.usage import CHARS_PER_TOKEN, TokenUsage, estimate_tokens
 from sitrep.settings import DEFAULT_PRICES, Price, longest_prefix
+from sitrep.text.chunks import Chunk
 
 
 def price_for(model: str, prices: Mapping[str, Price] = DEFAULT_PRICES) -> Price | None:
@@ -68,13 +70,16 @@ class Budget:
         max_cost: float | None,
         expected_output_tokens: int,
         fixed_request_chars: int,
+        chunks: Callable[[Article], Sequence[Chunk]] | None = None,
     ) -> None:
+        """`chunks` says how an article is sent (`RequestBuilder.chunks`); without it, whole."""
         self.price = price
         self.max_cost = max_cost
         self.usage = TokenUsage()
         self.spent = 0.0
         self._expected_output = expected_output_tokens
         self._fixed_chars = fixed_request_chars
+        self._chunks = chunks
         self._in_flight = 0.0  # estimated cost of the articles started and not yet finished
 
     @property
@@ -86,8 +91,12 @@ class Budget:
         """The expected cost of extracting `article` (0 without a price)."""
         if self.price is None:
             return 0.0
-        prompt_tokens = (self._fixed_chars + len(article.text)) // CHARS_PER_TOKEN
-        return self.price.cost(prompt_tokens, self._expected_output)
+        try:
+            sizes = [len(c) for c in self._chunks(article)] if self._chunks else [len(article.text)]
+        except ArticleError:
+            return 0.0  # it fails before any request is sent
+        prompt_tokens = sum((self._fixed_chars + size) // CHARS_PER_TOKEN for size in sizes)
+        return self.price.cost(prompt_tokens, self._expected_output * len(sizes))
 
     def would_pass_ceiling(self, article: Article) -> bool:
         if self.max_cost is None or self.price is None:

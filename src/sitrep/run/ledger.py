@@ -10,6 +10,9 @@ is the send loop's call log and response cache (`sitrep.wire.calls`), and can be
 `done` in the same transaction that moved the committed offset, so a process killed at any
 instant resumes with every article exactly once.
 
+An article's row also counts the requests its text was split into (`chunks`: 1 for an article
+read whole, more for one too long for one request).
+
 Writes can be grouped (`commit_interval`): they then join one open transaction that is
 committed once it is that many seconds old, or on `commit()` and `close()`. A commit costs
 several times the write it closes, and the batch writes four times an article. A process killed
@@ -113,6 +116,12 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE calls ADD COLUMN outcome TEXT;
         """,
     ),
+    (
+        "0006_article_chunks",
+        """
+        ALTER TABLE articles ADD COLUMN chunks INTEGER;
+        """,
+    ),
 )
 
 
@@ -146,6 +155,9 @@ class ArticleOutcome:
     statistics: int = 0
     error_kind: str | None = None
     error: str | None = None
+    # Requests the article's text was split into (1: read whole); None when it was never split,
+    # as for an input that could not be read.
+    chunks: int | None = None
 
 
 def _now() -> str:
@@ -275,7 +287,8 @@ class Ledger:
                 """UPDATE articles SET status = ?, error_kind = ?, error = ?, model = ?,
                    prompt_version = ?, schema_version = ?,
                    prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?,
-                   cost = coalesce(cost, 0) + ?, incidents = ?, statistics = ?, finished_at = ?
+                   cost = coalesce(cost, 0) + ?, incidents = ?, statistics = ?, chunks = ?,
+                   finished_at = ?
                    WHERE id = ?""",
                 (
                     status,
@@ -289,6 +302,7 @@ class Ledger:
                     outcome.cost or 0.0,
                     outcome.incidents,
                     outcome.statistics,
+                    outcome.chunks,
                     _now(),
                     article_id,
                 ),

@@ -1,8 +1,9 @@
 """The dry run: what a batch would send and cost, counted without sending anything.
 
 Requests are built exactly as the run would build them (`RequestBuilder`), with no client and
-no key. Prompt tokens are counted with the model's tokenizer when tiktoken can load it, else
-estimated (`sitrep.run.budget.token_counter`).
+no key: one per article, or one per chunk of an article too long for one request. Prompt tokens
+are counted with the model's tokenizer when tiktoken can load it, else estimated
+(`sitrep.run.budget.token_counter`).
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ class BatchPlan:
     unreadable: int  # would fail before any request
     over_context: int  # among the unreadable: requests too long for the model's context window
     already_done: int  # finished in an earlier run into the same directory
+    requests: int  # one per article, or per chunk of a long one (re-asks cannot be foreseen)
+    chunked: int  # among the articles: those too long for one request, sent in chunks
     prompt_tokens: int
-    completion_tokens: int  # expected: `expected_output_tokens` per article
+    completion_tokens: int  # expected: `expected_output_tokens` per request
     cost: float | None  # None when the model has no price
     exact_tokens: bool  # counted with the model's tokenizer, not estimated
 
@@ -48,10 +51,10 @@ def plan_batch(
     """Count the articles, tokens and cost a run would take, sending nothing."""
     options = options or BatchOptions()
     count, exact = token_counter(config.model)
-    requests = RequestBuilder(config)
-    fixed = count(json.dumps(requests.static)) + count(requests.system)
+    builder = RequestBuilder(config)
+    fixed = count(json.dumps(builder.static)) + count(builder.system)
     ledger = Ledger(out_dir / LEDGER_NAME) if out_dir and (out_dir / LEDGER_NAME).exists() else None
-    articles = unreadable = over_context = done = prompt = 0
+    articles = unreadable = over_context = done = prompt = requests = chunked = 0
     try:
         for raw in inputs:
             item = raw if isinstance(raw, InputItem) else InputItem.from_article(raw)
@@ -62,18 +65,20 @@ def plan_batch(
                 unreadable += 1
             else:
                 try:
-                    messages = requests.build(item.article)["messages"]
+                    users = _user_messages(builder, item.article)
                 except ArticleError as exc:
                     unreadable += 1
                     over_context += isinstance(exc, ContextOverflowError)
                     continue
                 articles += 1
-                prompt += fixed + count(messages[-1]["content"]) + _MESSAGE_OVERHEAD
+                requests += len(users)
+                chunked += len(users) > 1
+                prompt += sum(fixed + count(user) + _MESSAGE_OVERHEAD for user in users)
     finally:
         if ledger is not None:
             ledger.close()
     # No answer runs past the cap, whatever is expected of it.
-    completion = articles * min(options.expected_output_tokens, config.max_output_tokens)
+    completion = requests * min(options.expected_output_tokens, config.max_output_tokens)
     price = price_for(config.model, options.prices)
     return BatchPlan(
         articles=articles,
@@ -84,4 +89,14 @@ def plan_batch(
         completion_tokens=completion,
         cost=price.cost(prompt, completion) if price else None,
         exact_tokens=exact,
+        requests=requests,
+        chunked=chunked,
     )
+
+
+def _user_messages(requests: RequestBuilder, article: Article) -> list[str]:
+    """The user message of each request the run would send first for `article`."""
+    chunks = requests.chunks(article)
+    if len(chunks) == 1:
+        return [requests.build(article)["messages"][-1]["content"]]
+    return [requests.build(article, chunk)["messages"][-1]["content"] for chunk in chunks]

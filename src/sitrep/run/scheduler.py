@@ -12,6 +12,11 @@ text in articles.jsonl), `failed` (with a specific reason in failures.jsonl), or
 started because the cost ceiling was reached or the run was stopped; the next run picks it
 up). The same command again resumes: finished articles are skipped, and requests already
 answered are served from the ledger's response cache instead of being paid for again.
+
+A long article's chunks are sent one after another inside its task, never side by side
+(`sitrep.extract.extractor` says why): an article still has at most one request on the wire,
+so the article slots bound the requests as they always did, and an article stopped part-way
+resumes with its answered chunks served from the cache.
 """
 
 from __future__ import annotations
@@ -128,6 +133,7 @@ async def run_batch(
             max_cost=options.max_cost,
             expected_output_tokens=expected_output,
             fixed_request_chars=extractor.requests.fixed_chars,
+            chunks=extractor.chunks,
         )
         scheduler = Scheduler(
             extractor, store, budget, pacer, options=options, on_progress=on_progress
@@ -336,13 +342,13 @@ class Scheduler:
         try:
             extraction = await self.extractor.aextract(article, fresh=fresh)
         except ArticleError as exc:
-            self._finish_failed(article.id, "article", str(exc), TokenUsage())
+            self._finish_failed(article.id, "article", str(exc), TokenUsage(), article)
         except ExtractionError as exc:
-            self._finish_failed(article.id, type(exc).__name__, str(exc), exc.usage)
+            self._finish_failed(article.id, type(exc).__name__, str(exc), exc.usage, article)
         except ReplayError as exc:
-            self._finish_failed(article.id, "replay", str(exc), TokenUsage())
+            self._finish_failed(article.id, "replay", str(exc), TokenUsage(), article)
         except SitrepError as exc:  # any other error of ours is still this article's failure
-            self._finish_failed(article.id, type(exc).__name__, str(exc), TokenUsage())
+            self._finish_failed(article.id, type(exc).__name__, str(exc), TokenUsage(), article)
         else:
             self._finish_done(article, extraction)
 
@@ -351,16 +357,33 @@ class Scheduler:
             extraction.provenance.usage,
             incidents=len(extraction.incidents),
             statistics=len(extraction.statistics),
+            chunks=extraction.provenance.chunks,
         )
         self.store.finish_done(article, extraction, outcome)
         self.counts.extracted += 1
         self.counts.incidents += len(extraction.incidents)
         self.counts.statistics += len(extraction.statistics)
 
-    def _finish_failed(self, article_id: str, kind: str, reason: str, usage: TokenUsage) -> None:
-        outcome = self._outcome(usage, error_kind=kind, error=reason)
+    def _finish_failed(
+        self,
+        article_id: str,
+        kind: str,
+        reason: str,
+        usage: TokenUsage,
+        article: Article | None = None,
+    ) -> None:
+        """Mark the article failed; the chunks it was to be sent in are counted when it has any."""
+        outcome = self._outcome(usage, error_kind=kind, error=reason, chunks=self._chunks(article))
         self.store.finish_failed(article_id, outcome)
         self.counts.failed += 1
+
+    def _chunks(self, article: Article | None) -> int | None:
+        if article is None:
+            return None
+        try:
+            return len(self.extractor.chunks(article))
+        except ArticleError:  # too long to send at all
+            return None
 
     def _outcome(
         self,
@@ -370,6 +393,7 @@ class Scheduler:
         statistics: int = 0,
         error_kind: str | None = None,
         error: str | None = None,
+        chunks: int | None = None,
     ) -> ArticleOutcome:
         cost = self.budget.charge(usage)
         return ArticleOutcome(
@@ -383,6 +407,7 @@ class Scheduler:
             statistics=statistics,
             error_kind=error_kind,
             error=error,
+            chunks=chunks,
         )
 
 

@@ -335,10 +335,13 @@ def run(
     dry_run: bool,
     no_cache: bool,
 ) -> None:
-    """Extract every article in ARCHIVES (directories, .jsonl, .jsonl.gz, .csv) into --out.
+    """Extract every article in ARCHIVES (directories, .txt, .md, .html, .jsonl, .csv, each
+    also gzipped; any encoding) into --out.
 
-    The same command again resumes: finished articles are skipped. Ctrl-C stops starting new
-    articles and finishes those in flight; a second Ctrl-C abandons them (they stay pending).
+    The same command again resumes: finished articles are skipped. Files in a directory that
+    sitrep does not read (.pdf, hidden files) are counted by type in the summary, not failed.
+    Ctrl-C stops starting new articles and finishes those in flight; a second Ctrl-C abandons
+    them (they stay pending).
     Exit codes: 0 every article handled; 1 the output directory could not be written; 2 bad
     usage, or the directory is in use or disagrees with its ledger; 4 stopped early, articles
     left pending; 130 interrupted.

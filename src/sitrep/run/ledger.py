@@ -1,10 +1,11 @@
 """The batch ledger: one SQLite file in the output directory that makes a run resumable.
 
 It holds one row per article (where it came from, status, attempts, error, model, prompt and
-schema versions, tokens, cost, times), every model call (request hash, status, usage, latency,
-model, prompt and schema versions, the raw response, compressed), and how many bytes of each
-output file are committed. It is the send loop's call log and response cache
-(`sitrep.wire.calls`), and can be given to an `Extractor` outside a batch as well. A record
+schema versions, tokens, cost, times), one per input sitrep does not read by design (its
+location and kind: ".pdf files"; counted, never failed), every model call (request hash,
+status, usage, latency, model, prompt and schema versions, the raw response, compressed), and
+how many bytes of each output file are committed. It is the send loop's call log and response
+cache (`sitrep.wire.calls`), and can be given to an `Extractor` outside a batch as well. A record
 is in an output only once its article's row says `done` in the same transaction that moved the
 committed offset, so a process killed at any instant resumes with every article exactly once.
 
@@ -99,6 +100,18 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE calls ADD COLUMN model TEXT;
         ALTER TABLE calls ADD COLUMN prompt_version TEXT;
         ALTER TABLE calls ADD COLUMN schema_version TEXT;
+        """,
+    ),
+    (
+        # One B-tree keyed by location and no index on kind: a crawl can hold millions of
+        # records not read, each written once, and they are counted by kind once per run.
+        "0005_skipped_inputs",
+        """
+        CREATE TABLE skipped_inputs (
+            location TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            first_seen TEXT NOT NULL
+        ) WITHOUT ROWID;
         """,
     ),
 )
@@ -314,6 +327,21 @@ class Ledger:
             "coalesce(sum(cost), 0) FROM articles"
         ).fetchone()
         return int(row[0]), int(row[1]), float(row[2])
+
+    # Inputs not read by design
+
+    def add_skipped(self, location: str, kind: str) -> None:
+        """Record an input sitrep does not read; seeing it again (a resume) adds nothing."""
+        self._write(
+            "INSERT OR IGNORE INTO skipped_inputs VALUES (?, ?, ?)", (location, kind, _now())
+        )
+
+    def skipped_counts(self) -> dict[str, int]:
+        """How many inputs of each kind were not read, over every run, most first."""
+        rows = self._db.execute(
+            "SELECT kind, count(*) AS n FROM skipped_inputs GROUP BY kind ORDER BY n DESC, kind"
+        )
+        return {kind: int(n) for kind, n in rows}
 
     # Outputs
 

@@ -8,8 +8,9 @@ estimated (`sitrep.run.budget.token_counter`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sitrep.errors import ArticleError, ContextOverflowError
@@ -17,7 +18,7 @@ from sitrep.extract.request import RequestBuilder
 from sitrep.model.article import Article
 from sitrep.run.budget import price_for, token_counter
 from sitrep.run.ledger import LEDGER_NAME, ArticleStatus, Ledger
-from sitrep.run.readers import InputItem
+from sitrep.run.readers import InputItem, most_first
 from sitrep.settings import BatchOptions, ModelConfig
 
 # Chat formatting adds a few tokens per message around the contents counted.
@@ -36,6 +37,7 @@ class BatchPlan:
     completion_tokens: int  # expected: `expected_output_tokens` per article
     cost: float | None  # None when the model has no price
     exact_tokens: bool  # counted with the model's tokenizer, not estimated
+    not_read: Mapping[str, int] = field(default_factory=dict)  # by kind, most first
 
 
 def plan_batch(
@@ -52,9 +54,13 @@ def plan_batch(
     fixed = count(json.dumps(requests.static)) + count(requests.system)
     ledger = Ledger(out_dir / LEDGER_NAME) if out_dir and (out_dir / LEDGER_NAME).exists() else None
     articles = unreadable = over_context = done = prompt = 0
+    not_read: Counter[str] = Counter()
     try:
         for raw in inputs:
             item = raw if isinstance(raw, InputItem) else InputItem.from_article(raw)
+            if item.skipped is not None:
+                not_read[item.skipped] += 1
+                continue
             row = ledger.get(item.id) if ledger else None
             if row is not None and row.status is ArticleStatus.DONE:
                 done += 1
@@ -84,4 +90,5 @@ def plan_batch(
         completion_tokens=completion,
         cost=price.cost(prompt, completion) if price else None,
         exact_tokens=exact,
+        not_read=most_first(not_read),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from datetime import date
@@ -14,6 +15,14 @@ from sitrep.errors import ArticleError
 from sitrep.model.article import Article, content_id
 
 BOM = b"\xef\xbb\xbf"
+ARABIC = (
+    "قال مسؤولون عسكريون إن طائرة مسيرة هاجمت قاعدة عين الأسد الجوية صباح اليوم، "
+    "ولم تقع إصابات. وأضافوا أن الهجوم هو الثالث هذا الأسبوع."
+)
+FRENCH = (
+    "Le ministère a déclaré qu'une frappe aérienne a touché la base près de Kirkouk à l'aube ; "
+    "deux soldats blessés, selon l'armée."
+)
 
 
 def test_leading_date_line_sets_published_and_is_stripped_from_the_text() -> None:
@@ -82,20 +91,59 @@ def test_empty_text_is_rejected_by_from_text(text: str) -> None:
 
 
 def test_nul_bytes_are_rejected_as_binary() -> None:
-    with pytest.raises(ArticleError, match="NUL bytes: binary data"):
+    with pytest.raises(ArticleError, match=r"^NUL byte at offset 4 and no byte-order mark: binary"):
         Article.from_bytes(b"PK\x03\x04\x00\x00text")
     with pytest.raises(ArticleError, match="NUL characters: binary data"):
         Article.from_text("text\x00more")
 
 
-def test_invalid_utf8_names_the_byte_and_its_offset() -> None:
-    with pytest.raises(ArticleError, match=r"not UTF-8 text: byte 0xe9 at offset 3$"):
-        Article.from_bytes("café au lait".encode("latin-1"))
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        (codecs.BOM_UTF16_LE + ARABIC.encode("utf-16-le"), "utf-16-le"),
+        (codecs.BOM_UTF16_BE + ARABIC.encode("utf-16-be"), "utf-16-be"),
+        (codecs.BOM_UTF32_LE + ARABIC.encode("utf-32-le"), "utf-32-le"),
+        (codecs.BOM_UTF32_BE + ARABIC.encode("utf-32-be"), "utf-32-be"),
+        (ARABIC.encode("cp1256"), "cp1256"),
+        (ARABIC.encode(), "utf-8"),
+    ],
+)
+def test_text_in_any_encoding_is_decoded_and_the_encoding_recorded(
+    data: bytes, encoding: str
+) -> None:
+    article = Article.from_bytes(data)
+    assert (article.text, article.encoding) == (ARABIC, encoding)
+    assert article.id == content_id(ARABIC)  # the id is the text's, however it was stored
+
+
+def test_a_utf_16_file_is_not_taken_for_binary_for_its_nul_bytes() -> None:
+    data = codecs.BOM_UTF16_LE + "date 2024-07-17\nDrones struck.".encode("utf-16-le")
+    assert b"\x00" in data
+    article = Article.from_bytes(data)
+    assert (article.published, article.text) == (date(2024, 7, 17), "Drones struck.")
+
+
+def test_latin_1_text_is_decoded_as_a_western_code_page() -> None:
+    article = Article.from_bytes(FRENCH.encode("latin-1"))
+    assert article.text == FRENCH
+    assert article.encoding in {"cp1252", "iso8859-1", "iso8859-15"}
+
+
+def test_bytes_in_no_encoding_name_the_first_byte_that_is_not_utf8() -> None:
+    noise = bytes(range(1, 256)) * 20
+    with pytest.raises(ArticleError, match=r"^not UTF-8 \(byte 0x80 at offset 127\)"):
+        Article.from_bytes(noise)
 
 
 def test_invalid_utf8_after_a_bom_names_the_byte_and_its_offset_in_the_file() -> None:
-    with pytest.raises(ArticleError, match=r"byte 0xff at offset 5$"):
+    with pytest.raises(ArticleError, match=r"not UTF-8 text: .*\(byte 0xff\) at offset 5$"):
         Article.from_bytes(BOM + b"ab\xffcd")
+
+
+def test_an_article_given_as_text_has_no_encoding_and_one_read_from_bytes_has() -> None:
+    assert Article.from_text("Mortar shells struck.").encoding is None
+    assert Article.from_bytes(b"Mortar shells struck.").encoding == "utf-8"
+    assert Article.from_bytes(BOM + b"Mortar shells struck.").encoding == "utf-8"
 
 
 def test_utf8_bom_is_dropped_before_the_date_line_is_read() -> None:
@@ -143,4 +191,6 @@ def test_file_errors_are_prefixed_with_the_path(tmp_path: Path) -> None:
     path.write_bytes(b"\x00\x01")
     with pytest.raises(ArticleError) as caught:
         Article.from_file(path)
-    assert str(caught.value) == f"{path}: file contains NUL bytes: binary data, not text"
+    assert str(caught.value) == (
+        f"{path}: NUL byte at offset 0 and no byte-order mark: binary data, not text"
+    )

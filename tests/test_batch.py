@@ -7,6 +7,7 @@ synthetic articles each leave exactly one statistic, so loss and duplication can
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import sqlite3
 from collections import Counter
@@ -109,7 +110,7 @@ def test_unreadable_inputs_end_in_failures_with_location_and_reason(tmp_path: Pa
     archive.mkdir()
     (archive / "empty.txt").write_bytes(b"")
     (archive / "binary.txt").write_bytes(b"\x00\x01\x02")
-    (archive / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (archive / "noise.txt").write_bytes(bytes(range(1, 256)) * 20)
     (archive / "good.txt").write_text(synthetic_text(5), encoding="utf-8")
     (archive / "rows.csv").write_text("text,published\n,2024-07-17\n", encoding="utf-8")
     out = tmp_path / "out"
@@ -118,12 +119,12 @@ def test_unreadable_inputs_end_in_failures_with_location_and_reason(tmp_path: Pa
     failures = {
         Path(str(f["location"]).split(":")[0]).name: f for f in jsonl(out / "failures.jsonl")
     }
-    assert set(failures) == {"empty.txt", "binary.txt", "latin1.txt", "rows.csv"}
+    assert set(failures) == {"empty.txt", "binary.txt", "noise.txt", "rows.csv"}
     assert "empty" in str(failures["empty.txt"]["reason"])
     assert "binary" in str(failures["binary.txt"]["reason"])
-    assert "not UTF-8" in str(failures["latin1.txt"]["reason"])
+    assert "not UTF-8" in str(failures["noise.txt"]["reason"])
     assert failures["rows.csv"]["location"] == f"{archive / 'rows.csv'}:row 1"
-    assert failures["rows.csv"]["reason"] == "no text"
+    assert failures["rows.csv"]["reason"] == "`text` is empty"
 
 
 def test_too_long_article_fails_with_its_reason_and_others_go_on(tmp_path: Path) -> None:
@@ -586,3 +587,93 @@ def test_an_answer_that_is_not_a_chat_completion_fails_its_article_not_the_run(
     (failure,) = jsonl(tmp_path / "failures.jsonl")
     assert failure["error_kind"] == "TransportError"
     assert "not a chat completion" in str(failure["reason"])
+
+
+def test_each_article_in_articles_jsonl_says_which_encoding_it_was_read_in(
+    tmp_path: Path,
+) -> None:
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    (archive / "a.txt").write_bytes(codecs.BOM_UTF16_LE + synthetic_text(1).encode("utf-16-le"))
+    (archive / "b.txt").write_bytes(synthetic_text(2).encode("cp1252"))  # ASCII, so UTF-8
+    spanish = " Un ataque con drones contra la base aérea dejó dos heridos, según el ejército."
+    (archive / "c.txt").write_bytes((synthetic_text(3) + spanish).encode("cp1252"))
+    out = tmp_path / "out"
+    summary = run(read_archives([archive]), out, Endpoint())
+    assert summary.run.extracted == 3
+    encodings = {Path(str(a["source"])).name: a["encoding"] for a in jsonl(out / "articles.jsonl")}
+    assert encodings == {"a.txt": "utf-16-le", "b.txt": "utf-8", "c.txt": "cp1252"}
+    texts = {Path(str(a["source"])).name: a["text"] for a in jsonl(out / "articles.jsonl")}
+    assert texts["c.txt"] == synthetic_text(3) + spanish
+
+
+def archive_with_files_not_read(root: Path) -> Path:
+    archive = root / "archive"
+    (archive / "scans").mkdir(parents=True)
+    (archive / "good.txt").write_text(synthetic_text(1), encoding="utf-8")
+    for n in range(3):
+        (archive / "scans" / f"{n}.pdf").write_bytes(b"%PDF-1.7")
+    (archive / "LICENSE").write_text("terms", encoding="utf-8")
+    (archive / ".DS_Store").write_bytes(b"\x00\x01")
+    return archive
+
+
+def test_inputs_not_read_are_counted_by_kind_in_ledger_and_summary_and_never_failed(
+    tmp_path: Path,
+) -> None:
+    archive = archive_with_files_not_read(tmp_path)
+    out = tmp_path / "out"
+    summary = run(read_archives([archive]), out, Endpoint())
+    expected = {".pdf files": 3, "files with no suffix": 1, "hidden files": 1}
+    assert (summary.run.read, summary.run.extracted, summary.run.failed) == (1, 1, 0)
+    assert (summary.run.not_read, summary.failed) == (5, 0)
+    assert summary.not_read == summary.not_read_all_runs == expected
+    assert list(summary.not_read) == [".pdf files", "files with no suffix", "hidden files"]
+    assert list(summary.not_read_all_runs) == list(summary.not_read)  # most first, then by name
+    assert jsonl(out / "failures.jsonl") == []
+    with sqlite3.connect(out / "ledger.sqlite") as db:
+        rows = db.execute("SELECT location, kind FROM skipped_inputs ORDER BY location").fetchall()
+        articles = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+    assert rows == sorted(
+        [(str(archive / "scans" / f"{n}.pdf"), ".pdf files") for n in range(3)]
+        + [(str(archive / "LICENSE"), "files with no suffix")]
+        + [(str(archive / ".DS_Store"), "hidden files")]
+    )
+    assert articles == 1  # inputs not read are no articles, pending or failed
+
+
+def test_a_resume_counts_inputs_not_read_again_this_run_but_once_over_all_runs(
+    tmp_path: Path,
+) -> None:
+    archive = archive_with_files_not_read(tmp_path)
+    out = tmp_path / "out"
+    run(read_archives([archive]), out, Endpoint())
+    (archive / "scans" / "3.pdf").write_bytes(b"%PDF-1.7")  # one more since
+    again = run(read_archives([archive]), out, Endpoint())
+    assert (again.run.skipped, again.run.not_read) == (1, 6)
+    assert again.not_read[".pdf files"] == 4
+    assert again.not_read_all_runs == {
+        ".pdf files": 4,
+        "files with no suffix": 1,
+        "hidden files": 1,
+    }
+
+
+def test_many_inputs_not_read_go_through_a_run_counted_once_each(tmp_path: Path) -> None:
+    # As a crawl's records of other types arrive: thousands, interleaved with articles.
+    items: list[InputItem | Article] = []
+    for n, article in enumerate(synthetic_articles(4)):
+        items.append(article)
+        items.extend(
+            InputItem.skip(f"crawl.warc:record {n}-{k}", "request records") for k in range(5_000)
+        )
+    summary = run(items, tmp_path, Endpoint())
+    assert (summary.run.extracted, summary.run.not_read) == (4, 20_000)
+    assert summary.not_read_all_runs == {"request records": 20_000}
+
+
+def test_dry_run_counts_inputs_not_read_by_kind(tmp_path: Path) -> None:
+    archive = archive_with_files_not_read(tmp_path)
+    plan = plan_batch(read_archives([archive]), CONFIG)
+    assert (plan.articles, plan.unreadable) == (1, 0)
+    assert plan.not_read == {".pdf files": 3, "files with no suffix": 1, "hidden files": 1}

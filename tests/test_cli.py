@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -17,11 +19,14 @@ import click
 import pytest
 from click.testing import CliRunner
 from filelock import FileLock
+from rich.console import Console
 
 from conftest import CASSETTES, ROOT, SEED_FILES
 from sitrep.cli import main
+from sitrep.cli.display import NOT_READ_KINDS_SHOWN, ProgressDisplay, summary_table
 from sitrep.extract.request import RequestBuilder
 from sitrep.model.article import Article
+from sitrep.run.scheduler import BatchProgress, BatchSummary
 from sitrep.run.store import LOCK_NAME
 from sitrep.settings import DEFAULT_MODEL, BatchOptions, ModelConfig, PromptProfile
 from sitrep.testing.fakeserver import FakeOpenAIServer, ServerSettings
@@ -80,7 +85,7 @@ def test_changed_publication_date_finds_no_recording_and_exits_1() -> None:
         (b"", "empty"),
         (b"   \n\t", "empty"),
         (b"\x89PNG\r\n\x1a\n\x00\x00", "binary"),
-        (b"caf\xe9 attack", "not UTF-8"),
+        (bytes(range(1, 256)) * 20, "not UTF-8 (byte 0x80 at offset 127)"),
     ],
 )
 def test_unusable_article_exits_3_with_a_specific_reason(
@@ -411,3 +416,69 @@ def test_run_with_a_window_too_small_for_the_prompt_exits_2_before_sending(tmp_p
     assert code == 2
     assert "before any article" in err
     assert "Traceback" not in err
+
+
+def archive_with_files_not_read(root: Path) -> Path:
+    archive = root / "archive"
+    shutil.copytree(ROOT / "examples" / "archive", archive)
+    (archive / "scans").mkdir()
+    for n in range(2):
+        (archive / "scans" / f"{n}.pdf").write_bytes(b"%PDF-1.7")
+    (archive / "LICENSE").write_text("terms", "utf-8")
+    return archive
+
+
+def test_run_summary_counts_files_not_read_by_type_and_a_resume_counts_them_once(
+    tmp_path: Path,
+) -> None:
+    archive = archive_with_files_not_read(tmp_path)
+    out = tmp_path / "out"
+    args = ["run", str(archive), "--out", str(out), "--replay", str(CASSETTES / "archive")]
+    for _ in range(2):  # the second run resumes: nothing to extract, the same files not read
+        code, stdout, _ = _invoke(*args)
+        assert code == 0  # files not read are no failures
+        assert re.search(r"not read \(by type, not failed\)\s+│\s+3\s+│\s+3", stdout)
+        assert re.search(r"  \.pdf files\s+│\s+2\s+│\s+2", stdout)
+        assert re.search(r"  files with no suffix\s+│\s+1\s+│\s+1", stdout)
+        assert re.search(r"failed \(see failures.jsonl\)\s+│\s+0\s+│\s+0", stdout)
+    assert (out / "failures.jsonl").read_text("utf-8") == ""
+
+
+def test_dry_run_shows_the_files_it_would_not_read(tmp_path: Path) -> None:
+    archive = archive_with_files_not_read(tmp_path)
+    code, stdout, _ = _invoke("run", str(archive), "--out", str(tmp_path / "out"), "--dry-run")
+    assert code == 0
+    assert re.search(r"articles to extract\s+│\s+11", stdout)
+    assert re.search(r"  \.pdf files\s+│\s+2", stdout)
+    assert re.search(r"  files with no suffix\s+│\s+1", stdout)
+
+
+def test_summary_names_the_most_common_kinds_not_read_and_sums_the_rest(tmp_path: Path) -> None:
+    kinds = {f".x{n} files": 20 - n for n in range(NOT_READ_KINDS_SHOWN + 3)}
+    summary = BatchSummary(
+        run=BatchProgress(),
+        done=0,
+        failed=0,
+        pending=0,
+        stopped=None,
+        output_dir=tmp_path,
+        not_read=kinds,
+        not_read_all_runs=kinds,
+    )
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(summary_table(summary))
+    shown = console.export_text()
+    total = sum(kinds.values())
+    assert re.search(rf"not read \(by type, not failed\)\s+│\s+{total}\s+│\s+{total}", shown)
+    assert re.search(r"  \.x0 files\s+│\s+20\s+│\s+20", shown)
+    assert f".x{NOT_READ_KINDS_SHOWN - 1} files" in shown
+    assert f".x{NOT_READ_KINDS_SHOWN} files" not in shown
+    rest = sum(20 - n for n in range(NOT_READ_KINDS_SHOWN, NOT_READ_KINDS_SHOWN + 3))
+    assert re.search(rf"  3 other kinds\s+│\s+{rest}\s+│\s+{rest}", shown)
+
+
+def test_progress_counts_inputs_not_read_toward_the_total_count_inputs_gives() -> None:
+    stream = io.StringIO()
+    with ProgressDisplay(total=5, stream=stream, interval=0.0) as display:
+        display.update(BatchProgress(extracted=1, failed=1, not_read=3, elapsed=1.0))
+    assert stream.getvalue().startswith("sitrep: 5/5 inputs, 2.0/s, ETA 0 s")

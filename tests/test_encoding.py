@@ -6,7 +6,13 @@ import codecs
 
 import pytest
 
-from sitrep.text.encoding import BinaryDataError, UndecodableError, canonical_encoding, decode
+from sitrep.text.encoding import (
+    BinaryDataError,
+    UndecodableError,
+    canonical_encoding,
+    decode,
+    sniff,
+)
 
 ARABIC = (
     "قال مسؤولون عسكريون إن طائرة مسيرة هاجمت قاعدة عين الأسد الجوية صباح اليوم، "
@@ -91,3 +97,38 @@ def test_canonical_encoding_spells_codecs_as_python_does() -> None:
     assert canonical_encoding('"latin-1"') == "iso8859-1"
     assert canonical_encoding("nonsense") is None
     assert canonical_encoding(None) is None
+
+
+def test_western_text_scored_alike_in_several_code_pages_is_read_as_windows_1252() -> None:
+    spanish = (
+        "Un ataque con drones contra la base aérea dejó dos heridos, según informó el ejército. "
+        "Las autoridades señalaron que la investigación continúa y que no hubo daños."
+    )
+    for text in (spanish, "café au lait", "Rockets ÿ hit"):
+        decoded = decode(text.encode("latin-1"))
+        assert (decoded.text, decoded.encoding) == (text, "cp1252")
+
+
+@pytest.mark.parametrize(
+    ("mark", "codec"),
+    [
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF32_BE, "utf-32-be"),
+    ],
+)
+def test_sniff_names_the_marked_encoding_and_the_marks_length(mark: bytes, codec: str) -> None:
+    found = sniff(mark + ARABIC.encode(codec)[:50], complete=False)
+    assert (found.encoding, found.how, found.mark) == (codec, "byte-order mark", len(mark))
+
+
+def test_sniff_does_not_hold_a_character_cut_at_the_samples_end_against_utf_8() -> None:
+    cut = ARABIC.encode()[:8]  # ends inside a two-byte letter
+    assert sniff(cut, complete=False).encoding == "utf-8"
+    assert sniff(cut, complete=True).encoding != "utf-8"
+
+
+def test_sniff_detects_a_code_page_and_fails_binary_data() -> None:
+    assert sniff(ARABIC.encode("cp1256"), complete=True).encoding == "cp1256"
+    with pytest.raises(BinaryDataError, match="NUL byte at offset 2"):
+        sniff(b"PK\x00\x03", complete=False)

@@ -296,3 +296,22 @@ def test_cached_response_is_the_latest_paid_for(ledger: Ledger) -> None:
     ledger.log_call(call("h", response=b"first, unusable"))
     ledger.log_call(call("h", response=b"asked again"))
     assert ledger.cached_response("h") == b"asked again"
+
+
+def test_inputs_not_read_are_kept_once_per_location_and_counted_by_kind(ledger: Ledger) -> None:
+    for _ in range(2):  # a resume sees the same inputs again
+        ledger.add_skipped("a/1.pdf", ".pdf files")
+        ledger.add_skipped("a/2.pdf", ".pdf files")
+        ledger.add_skipped("a/LICENSE", "files with no suffix")
+        ledger.add_skipped("a/.DS_Store", "hidden files")
+    assert ledger.skipped_counts() == {
+        ".pdf files": 2,
+        "files with no suffix": 1,
+        "hidden files": 1,
+    }
+    assert list(ledger.skipped_counts()) == [".pdf files", "files with no suffix", "hidden files"]
+    assert ledger.counts() == dict.fromkeys(ArticleStatus, 0)  # no article, no failure
+
+
+def test_a_ledger_with_no_inputs_not_read_counts_none(ledger: Ledger) -> None:
+    assert ledger.skipped_counts() == {}

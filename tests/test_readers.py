@@ -45,7 +45,7 @@ def one(path: Path) -> InputItem:
 
 def assert_well_formed(items: Iterable[InputItem]) -> None:
     for item in items:
-        assert (item.article is None) != (item.error is None), item
+        assert [item.article, item.error, item.skipped].count(None) == 2, item
 
 
 def build_tree(root: Path) -> Path:
@@ -68,11 +68,11 @@ def build_tree(root: Path) -> Path:
     return tree
 
 
-def test_directory_is_read_recursively_in_name_order_skipping_other_files(tmp_path: Path) -> None:
+def test_directory_is_read_recursively_in_name_order_counting_other_files(tmp_path: Path) -> None:
     tree = build_tree(tmp_path)
     items = items_of(tree)
     assert_well_formed(items)
-    assert [item.location for item in items] == [
+    assert [item.location for item in items if item.skipped is None] == [
         str(tree / "a.txt"),
         str(tree / "b.md"),
         str(tree / "nested" / "e.html"),
@@ -80,6 +80,10 @@ def test_directory_is_read_recursively_in_name_order_skipping_other_files(tmp_pa
         str(tree / "nested" / "inner" / "g.txt"),
     ]
     assert all(item.error is None for item in items)
+    assert [(item.location, item.skipped) for item in items if item.skipped is not None] == [
+        (str(tree / "c.png"), ".png files"),
+        (str(tree / "d.json"), ".json files"),
+    ]
 
 
 def test_text_files_take_the_leading_date_line_in_both_forms(tmp_path: Path) -> None:
@@ -161,8 +165,8 @@ def test_jsonl_lines_become_articles_or_errors_located_by_physical_line(
     assert errors["line 3"] is None
     assert (errors["line 4"] or "").startswith("not valid JSON")
     assert errors["line 5"] == "not a JSON object"
-    assert errors["line 6"] == "no text"
-    assert errors["line 7"] == "no text"
+    assert errors["line 6"] == "no `text` key (keys present: title)"
+    assert errors["line 7"] == "`text` is only whitespace"
     assert errors["line 8"] == "published is not an ISO date: 'yesterday'"
     assert errors["line 9"] is None
 
@@ -181,6 +185,7 @@ def test_jsonl_fields_are_kept_and_a_missing_id_is_the_content_hash(
         "source": "Reuters",
         "url": "https://example.org/a",
         "title": "Port attack",
+        "encoding": "utf-8",
     }
     assert hashed.id == content_id("Drones were downed.")
     assert hashed.published == date(2024, 3, 6)
@@ -218,7 +223,7 @@ def test_csv_rows_become_articles_or_errors_located_by_row(tmp_path: Path, write
         "Reuters",
         date(2024, 3, 5),
     )
-    assert empty.error == "no text"
+    assert empty.error == "`text` is empty"
     assert multiline.article is not None
     assert multiline.article.text == "Line one\nLine two, with a comma"
     assert multiline.article.id == content_id("Line one\nLine two, with a comma")
@@ -242,9 +247,11 @@ def test_jsonl_with_a_utf8_bom_reads_its_first_line(tmp_path: Path) -> None:
     assert article.text == "Rockets hit the port."
 
 
-def test_non_utf8_text_file_is_an_error_naming_the_byte_offset(tmp_path: Path) -> None:
-    item = one(write_plain(tmp_path / "latin1.txt", b"Rockets \xff hit"))
-    assert item.error == "file is not UTF-8 text: byte 0xff at offset 8"
+def test_text_file_of_no_encoding_is_an_error_naming_the_first_byte_not_utf8(
+    tmp_path: Path,
+) -> None:
+    item = one(write_plain(tmp_path / "noise.txt", bytes(range(1, 256)) * 20))
+    assert (item.error or "").startswith("not UTF-8 (byte 0x80 at offset 127)")
 
 
 def test_binary_file_is_an_error_not_an_article(tmp_path: Path) -> None:
@@ -264,9 +271,13 @@ def test_missing_path_is_an_error_at_that_path(tmp_path: Path) -> None:
     assert (item.location, item.error) == (str(missing), "no such file or directory")
 
 
-def test_explicit_unsupported_file_is_an_error(tmp_path: Path) -> None:
+def test_explicit_unsupported_file_is_an_error_saying_what_sitrep_reads(tmp_path: Path) -> None:
     item = one(write_plain(tmp_path / "x.pdf", b"%PDF-1.7"))
-    assert (item.location, item.error) == (str(tmp_path / "x.pdf"), "unsupported file type: .pdf")
+    assert (item.location, item.error) == (
+        str(tmp_path / "x.pdf"),
+        "unsupported file type: .pdf "
+        "(sitrep reads .jsonl, .csv, .txt, .md, .html, .htm, each also gzipped)",
+    )
 
 
 def test_unreadable_inputs_get_distinct_ids_from_their_locations(tmp_path: Path) -> None:
@@ -297,7 +308,7 @@ def test_count_inputs_equals_the_items_read(tmp_path: Path) -> None:
     paths = [tree, pdf, tmp_path / "missing.csv"]
     items = items_of(*paths)
     assert_well_formed(items)
-    assert len(items) == 5 + 8 + 4 + 1 + 1 + 1 + 1 + 1
+    assert len(items) == 5 + 2 + 8 + 4 + 1 + 1 + 1 + 1 + 1  # the .png and .json counted, not read
     assert count_inputs(paths) == len(items)
 
 

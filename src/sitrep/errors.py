@@ -2,8 +2,9 @@
 
     SitrepError
     ├── ConfigurationError        settings that cannot work (unknown mode, missing key)
-    ├── ArticleError              an article that cannot be processed: empty, binary, not UTF-8,
-    │   │                         too long, or with an unreadable publication date
+    ├── ArticleError              an article that cannot be processed: empty, binary, text in
+    │   │                         no encoding sitrep can tell, too long, or with an
+    │   │                         unreadable publication date
     │   └── ContextOverflowError  its request cannot fit the model's context window
     ├── ReplayError               no recorded response matches a request (replay mode)
     ├── OutputError               a batch's output files disagree with its ledger, or another

@@ -1,4 +1,4 @@
-"""The `sitrep` commands. The command line (this module and `sitrep.cli.display`) is the only
+"""The `sitrep` commands. The command line (this module, `options` and `display`) is the only
 code that reads the environment, prints or exits.
 
 Exit codes: 0 done; 1 the model call failed, or a batch could not write its output directory;
@@ -9,16 +9,13 @@ articles left pending; 130 interrupted.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import os
 import signal
 import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
 
 import click
 import httpx2
@@ -26,6 +23,7 @@ from rich.console import Console
 
 from sitrep._version import __version__
 from sitrep.cli.display import ProgressDisplay, plan_table, section_table, summary_table
+from sitrep.cli.options import api_key_for, fail, model_options
 from sitrep.errors import (
     ArticleError,
     ConfigurationError,
@@ -52,25 +50,14 @@ from sitrep.run.plan import plan_batch
 from sitrep.run.readers import count_inputs, read_archives
 from sitrep.run.scheduler import BatchProgress, BatchSummary, run_batch
 from sitrep.settings import (
-    DEFAULT_MODEL,
     DEFAULT_PRICES,
-    MIN_CHUNK_CHARS,
     BatchOptions,
     ModelConfig,
-    OutputCapField,
-    OutputMode,
-    PromptProfile,
-    ReaskStyle,
 )
 from sitrep.wire.replay import AsyncReplayTransport, Recordings, replay_clients
 
 # The defaults of every option come from the settings themselves.
-_MODEL_DEFAULTS = ModelConfig(model=DEFAULT_MODEL)
 _BATCH_DEFAULTS = BatchOptions()
-# Replay never sends a request, so no real key is needed or used.
-_REPLAY_KEY = "sk-replay-no-key"
-# What is sent as the key to a server other than OpenAI's when none is set: the SDK needs one.
-_NO_KEY = "sk-no-key"
 
 
 @click.group()
@@ -83,192 +70,6 @@ def main(verbose: bool) -> None:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-
-
-def model_options(command: Callable[..., None]) -> Callable[..., None]:
-    """The options every command that talks to a model shares, handed to the command as one
-    `config: ModelConfig` (and `replay`)."""
-    options = [
-        click.option(
-            "--model",
-            envvar="SITREP_MODEL",
-            default=DEFAULT_MODEL,
-            show_default=True,
-            help="Model name [env: SITREP_MODEL].",
-        ),
-        click.option(
-            "--base-url",
-            envvar="OPENAI_BASE_URL",
-            default=_MODEL_DEFAULTS.base_url,
-            show_default=True,
-            help="Any OpenAI-compatible endpoint [env: OPENAI_BASE_URL].",
-        ),
-        click.option(
-            "--mode",
-            type=click.Choice([m.value for m in OutputMode]),
-            default=_MODEL_DEFAULTS.mode.value,
-            show_default=True,
-            help="tools: a forced function call; json_schema: strict structured output; "
-            "json_object: any JSON, the schema in the prompt (for servers that refuse "
-            "json_schema).",
-        ),
-        click.option(
-            "--prompt-profile",
-            type=click.Choice([p.value for p in PromptProfile]),
-            default=_MODEL_DEFAULTS.prompt_profile.value,
-            show_default=True,
-            help="full: every rule and two worked examples; compact: the rules in brief, for "
-            "small context windows.",
-        ),
-        click.option(
-            "--max-output-tokens",
-            type=click.IntRange(1),
-            default=_MODEL_DEFAULTS.max_output_tokens,
-            show_default=True,
-            help="Cap on the tokens of one answer.",
-        ),
-        click.option(
-            "--output-cap-field",
-            type=click.Choice([f.value for f in OutputCapField]),
-            default=_MODEL_DEFAULTS.output_cap_field.value,
-            show_default=True,
-            help="The request field that carries the cap; auto: max_completion_tokens for "
-            "OpenAI, max_tokens for other servers.",
-        ),
-        click.option(
-            "--context-window",
-            type=click.IntRange(1),
-            help="The model's context window in tokens; requests that cannot fit are not "
-            "sent. Known for OpenAI's models.",
-        ),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(0, min_open=True),
-            help="Seconds to wait for one answer [default: 120 for OpenAI, 600 for other "
-            "servers]. A request that timed out is sent again only to OpenAI: another server "
-            "may still be computing it.",
-        ),
-        click.option(
-            "--reask-budget",
-            type=click.IntRange(0, 10),
-            default=_MODEL_DEFAULTS.reask_budget,
-            show_default=True,
-            help="Re-asks after invalid output.",
-        ),
-        click.option(
-            "--reask-as",
-            type=click.Choice([r.value for r in ReaskStyle]),
-            default=_MODEL_DEFAULTS.reask_style.value,
-            show_default=True,
-            help="How problems go back after an invalid function call: tool (a tool message) "
-            "or user (for servers whose chat templates drop tool messages); auto: tool for "
-            "OpenAI, user for other servers.",
-        ),
-        click.option(
-            "--max-article-chars",
-            type=click.IntRange(1),
-            default=_MODEL_DEFAULTS.max_article_chars,
-            show_default=True,
-            help="A ceiling against runaway cost: longer articles fail with that reason instead "
-            "of being sent. Shorter ones too long for one request are sent in chunks.",
-        ),
-        click.option(
-            "--chunk-chars",
-            type=click.IntRange(MIN_CHUNK_CHARS),
-            default=_MODEL_DEFAULTS.chunk_chars,
-            show_default=True,
-            help="Most article text per request (less if the context window leaves less); a "
-            "longer article goes in overlapping chunks, their records joined.",
-        ),
-        click.option(
-            "--chunk-overlap",
-            type=click.IntRange(0),
-            default=_MODEL_DEFAULTS.chunk_overlap,
-            show_default=True,
-            help="Characters neighbouring chunks share, at most a quarter of --chunk-chars.",
-        ),
-        click.option(
-            "--replay",
-            type=click.Path(exists=True, file_okay=False, path_type=Path),
-            help="Answer from the recorded responses in this directory; nothing is sent.",
-        ),
-    ]
-
-    @functools.wraps(command)
-    def with_config(**kwargs: Any) -> None:
-        settings = {name: kwargs.pop(name) for name in _MODEL_OPTIONS}
-        command(config=_config(**settings), **kwargs)
-
-    wrapped: Callable[..., None] = with_config
-    for option in reversed(options):
-        wrapped = option(wrapped)
-    return wrapped
-
-
-_MODEL_OPTIONS = (
-    "model",
-    "base_url",
-    "mode",
-    "prompt_profile",
-    "max_output_tokens",
-    "output_cap_field",
-    "context_window",
-    "timeout",
-    "reask_budget",
-    "reask_as",
-    "max_article_chars",
-    "chunk_chars",
-    "chunk_overlap",
-)
-
-
-def _config(
-    *,
-    model: str,
-    base_url: str,
-    mode: str,
-    prompt_profile: str,
-    max_output_tokens: int,
-    output_cap_field: str,
-    context_window: int | None,
-    timeout: float | None,
-    reask_budget: int,
-    reask_as: str,
-    max_article_chars: int,
-    chunk_chars: int,
-    chunk_overlap: int,
-) -> ModelConfig:
-    try:
-        return ModelConfig(
-            model=model,
-            base_url=base_url,
-            mode=OutputMode(mode),
-            prompt_profile=PromptProfile(prompt_profile),
-            max_output_tokens=max_output_tokens,
-            output_cap_field=OutputCapField(output_cap_field),
-            context_window=context_window,
-            request_timeout=timeout,
-            reask_budget=reask_budget,
-            reask_style=ReaskStyle(reask_as),
-            max_article_chars=max_article_chars,
-            chunk_chars=chunk_chars,
-            chunk_overlap=chunk_overlap,
-        )
-    except ConfigurationError as exc:
-        _fail(str(exc), code=2)
-
-
-def _api_key(replay: Path | None, config: ModelConfig) -> str:
-    if replay is not None:
-        return _REPLAY_KEY
-    api_key = os.environ.get("OPENAI_API_KEY", "")
-    if not api_key and config.is_openai:
-        _fail(
-            "OPENAI_API_KEY is not set. Set it to your key, point --base-url at a server that "
-            "needs none, or use --replay DIR to answer from recordings.",
-            code=2,
-        )
-    return api_key or _NO_KEY  # a local server that checks no key needs none
 
 
 @main.command()
@@ -293,8 +94,8 @@ def extract(
     try:
         article = Article.from_file(file, published=day)
     except ArticleError as exc:
-        _fail(str(exc), code=3)
-    api_key = _api_key(replay, config)
+        fail(str(exc), code=3)
+    api_key = api_key_for(replay, config)
     try:
         if replay is not None:
             sync_client, async_client = replay_clients(replay)
@@ -304,13 +105,13 @@ def extract(
         else:
             extractor = Extractor(config, api_key=api_key)
     except (ConfigurationError, ReplayError) as exc:
-        _fail(str(exc), code=2)
+        fail(str(exc), code=2)
     try:
         result = extractor.extract(article)
     except ArticleError as exc:
-        _fail(str(exc), code=3)
+        fail(str(exc), code=3)
     except (ExtractionError, ReplayError) as exc:
-        _fail(f"{file}: {exc}", code=1)
+        fail(f"{file}: {exc}", code=1)
     finally:
         extractor.close()
     click.echo(result.model_dump_json(indent=2))
@@ -358,10 +159,13 @@ def run(
     dry_run: bool,
     no_cache: bool,
 ) -> None:
-    """Extract every article in ARCHIVES (directories, .jsonl, .jsonl.gz, .csv) into --out.
+    """Extract every article in ARCHIVES (directories, .txt, .md, .html, .jsonl, .csv, each
+    also gzipped; any encoding) into --out.
 
-    The same command again resumes: finished articles are skipped. Ctrl-C stops starting new
-    articles and finishes those in flight; a second Ctrl-C abandons them (they stay pending).
+    The same command again resumes: finished articles are skipped. Files in a directory that
+    sitrep does not read (.pdf, hidden files) are counted by type in the summary, not failed.
+    Ctrl-C stops starting new articles and finishes those in flight; a second Ctrl-C abandons
+    them (they stay pending).
     Exit codes: 0 every article handled; 1 the output directory could not be written; 2 bad
     usage, or the directory is in use or disagrees with its ledger; 4 stopped early, articles
     left pending; 130 interrupted.
@@ -369,7 +173,7 @@ def run(
     try:
         table = load_prices(prices) if prices else dict(DEFAULT_PRICES)
     except ConfigurationError as exc:
-        _fail(str(exc), code=2)
+        fail(str(exc), code=2)
     options = BatchOptions(
         concurrency=concurrency,
         rpm=rpm,
@@ -380,20 +184,20 @@ def run(
         use_cache=not no_cache,
     )
     if max_cost is not None and price_for(config.model, table) is None:
-        _fail(f"--max-cost needs a price for {config.model}: pass --prices FILE", code=2)
+        fail(f"--max-cost needs a price for {config.model}: pass --prices FILE", code=2)
     console = Console()
     if dry_run:
         try:
             plan = plan_batch(read_archives(archives), config, out_dir=out_dir, options=options)
         except ConfigurationError as exc:
-            _fail(str(exc), code=2)
+            fail(str(exc), code=2)
         console.print(plan_table(plan))
         return
-    api_key = _api_key(replay, config)
+    api_key = api_key_for(replay, config)
     try:
         transport = AsyncReplayTransport(Recordings(replay)) if replay is not None else None
     except ReplayError as exc:
-        _fail(str(exc), code=2)
+        fail(str(exc), code=2)
     with ProgressDisplay(total=count_inputs(archives)) as display:
         try:
             summary = asyncio.run(
@@ -402,15 +206,15 @@ def run(
                 )
             )
         except asyncio.CancelledError:
-            _fail(
+            fail(
                 "interrupted: articles in flight were abandoned and stay pending; "
                 "run the same command to resume",
                 code=130,
             )
         except (OutputError, ConfigurationError) as exc:
-            _fail(str(exc), code=2)
+            fail(str(exc), code=2)
         except (OSError, sqlite3.Error) as exc:
-            _fail(
+            fail(
                 f"the run stopped on an error writing to {out_dir}: {exc}. What was finished "
                 "is kept; mend the cause and run the same command to resume",
                 code=1,
@@ -480,7 +284,7 @@ def export_command(directory: Path, fmt: str) -> None:
         for path in export(directory, ExportFormat(fmt)):
             click.echo(str(path))
     except (ConfigurationError, OutputError) as exc:
-        _fail(str(exc), code=2)
+        fail(str(exc), code=2)
 
 
 @main.command()
@@ -511,7 +315,7 @@ def merge(run_dir: Path, window: int, event: str | None) -> None:
             return
         summary = merge_run(run_dir, Tolerances(window=window))
     except MergeError as exc:
-        _fail(str(exc), code=2)
+        fail(str(exc), code=2)
     click.echo(
         f"{summary.new:,} new incident(s) merged; {summary.incidents:,} incident(s) in "
         f"{summary.events:,} event(s) in {run_dir / 'events.jsonl'}"
@@ -555,7 +359,7 @@ def eval_command(gold: Path, run_dir: Path, fmt: str, threshold: float, worst: i
         run_set = load_run(run_dir, only=gold_set.articles.keys())
         evaluation = evaluate_run(gold_set, run_set, threshold=threshold, worst=worst)
     except EvaluationError as exc:
-        _fail(str(exc), code=2)
+        fail(str(exc), code=2)
     if fmt == ReportFormat.JSON:
         click.echo(render_json(evaluation))
     elif fmt == ReportFormat.MARKDOWN:
@@ -580,9 +384,9 @@ def report(run_dir: Path, output: Path | None) -> None:
     try:
         click.echo(str(write_report(run_dir, output or run_dir / "report.html")))
     except (ConfigurationError, OutputError) as exc:
-        _fail(str(exc), code=2)
+        fail(str(exc), code=2)
     except OSError as exc:
-        _fail(f"cannot write the page: {exc}", code=1)
+        fail(f"cannot write the page: {exc}", code=1)
 
 
 @main.command()
@@ -591,8 +395,3 @@ def schemas(directory: Path) -> None:
     """Write the JSON Schemas of the records to DIRECTORY."""
     for path in write_schemas(directory):
         click.echo(str(path))
-
-
-def _fail(message: str, *, code: int) -> NoReturn:
-    click.echo(f"sitrep: error: {message}", err=True)
-    sys.exit(code)

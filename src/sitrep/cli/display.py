@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from typing import TextIO
 
 from rich.console import Console
@@ -74,7 +75,7 @@ class ProgressDisplay:
             self._live.stop()
 
     def update(self, p: BatchProgress) -> None:
-        handled = p.extracted + p.failed + p.skipped + p.duplicates + p.deferred
+        handled = p.extracted + p.failed + p.skipped + p.duplicates + p.deferred + p.not_read
         rate = (p.extracted + p.failed) / p.elapsed if p.elapsed > 0 else 0.0
         if self._live is not None and self._task is not None:
             self._live.update(self._task, completed=handled, rate=f"{rate:,.1f}/s", stats=_stats(p))
@@ -86,7 +87,7 @@ class ProgressDisplay:
         remaining = max(self.total - handled, 0)
         eta = f"{remaining / rate:,.0f} s" if rate > 0 else "unknown"
         print(
-            f"sitrep: {handled:,}/{self.total:,} articles, {rate:,.1f}/s, ETA {eta}, {_stats(p)}",
+            f"sitrep: {handled:,}/{self.total:,} inputs, {rate:,.1f}/s, ETA {eta}, {_stats(p)}",
             file=self.stream,
             flush=True,
         )
@@ -98,20 +99,26 @@ def summary_table(summary: BatchSummary) -> Table:
     table.add_column("")
     table.add_column("this run", justify="right")
     table.add_column("all runs", justify="right")
-    rows = [
+    inputs = [
         ("articles read", run.read, None),
         ("extracted", run.extracted, summary.done),
         ("failed (see failures.jsonl)", run.failed, summary.failed),
         ("skipped (done before)", run.skipped, None),
         ("duplicates (same text)", run.duplicates, None),
         ("pending (not yet run)", run.deferred, summary.pending),
+    ]
+    outputs = [
         ("incidents", run.incidents, None),
         ("statistics", run.statistics, None),
         ("prompt tokens", run.prompt_tokens, None),
         ("completion tokens", run.completion_tokens, None),
         ("rate-limited responses", run.rate_limited, None),
     ]
-    for label, now, total in rows:
+    for label, now, total in inputs:
+        table.add_row(label, f"{now:,}", "" if total is None else f"{total:,}")
+    for row in _not_read_rows(summary.not_read, summary.not_read_all_runs):
+        table.add_row(*row)
+    for label, now, total in outputs:
         table.add_row(label, f"{now:,}", "" if total is None else f"{total:,}")
     table.add_row("estimated cost", _money(run.cost), "")
     table.add_row("time", f"{run.elapsed:,.1f} s", "")
@@ -119,6 +126,32 @@ def summary_table(summary: BatchSummary) -> Table:
     if summary.stopped is not None:
         table.caption += f"; stopped early ({summary.stopped}): run the same command to resume"
     return table
+
+
+# Kinds of input not read shown by name; the rest are summed in one row.
+NOT_READ_KINDS_SHOWN = 8
+
+
+def _not_read_rows(
+    now: Mapping[str, int], ever: Mapping[str, int] | None = None
+) -> Iterator[tuple[str, str, str]]:
+    """Rows "not read: .pdf files" with this run's count and every run's (`ever`), most first.
+
+    Inputs sitrep does not read by design are no failures, but they are shown: a directory of
+    1,200 PDFs that yields nothing must not look like an empty one.
+    """
+    kinds = list(dict.fromkeys([*(ever or {}), *now]))
+    if not kinds:
+        return
+
+    def shown(counts: Mapping[str, int] | None, names: list[str]) -> str:
+        return "" if counts is None else f"{sum(counts.get(name, 0) for name in names):,}"
+
+    yield "not read (by type, not failed)", shown(now, kinds), shown(ever, kinds)
+    for kind in kinds[:NOT_READ_KINDS_SHOWN]:
+        yield f"  {kind}", shown(now, [kind]), shown(ever, [kind])
+    if rest := kinds[NOT_READ_KINDS_SHOWN:]:
+        yield f"  {len(rest):,} other kinds", shown(now, rest), shown(ever, rest)
 
 
 def plan_table(plan: BatchPlan) -> Table:
@@ -133,6 +166,11 @@ def plan_table(plan: BatchPlan) -> Table:
         ("already done", f"{plan.already_done:,}"),
         ("requests to send", f"{plan.requests:,}"),
         ("  articles sent in chunks", f"{plan.chunked:,}"),
+    ):
+        table.add_row(label, value)
+    for label, value, _ in _not_read_rows(plan.not_read):
+        table.add_row(label, value)
+    for label, value in (
         (f"prompt tokens ({tokens})", f"{plan.prompt_tokens:,}"),
         ("completion tokens (expected)", f"{plan.completion_tokens:,}"),
         ("estimated cost", _money(plan.cost)),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import re
 from datetime import date
@@ -11,6 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from sitrep.errors import ArticleError
+from sitrep.text.encoding import UndecodableError, decode
 
 # Archives write the publication date as a first line `date YYYY-MM-DD`, sometimes with the
 # article's first words after it on the same line.
@@ -18,7 +18,11 @@ _DATE_LINE = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})(?=\s|\Z)[ \t]*(?:\r?\n
 
 
 class Article(BaseModel):
-    """One article. `id` is derived from the text, so the same text always has the same id."""
+    """One article. `id` is derived from the text, so the same text always has the same id.
+
+    `encoding` says how its bytes were read (Python's codec name: `utf-8`, `utf-16-le`,
+    `cp1256`), or is None for an article given as text.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -28,6 +32,7 @@ class Article(BaseModel):
     source: str | None = None
     url: str | None = None
     title: str | None = None
+    encoding: str | None = None
 
     @classmethod
     def from_text(
@@ -38,6 +43,7 @@ class Article(BaseModel):
         source: str | None = None,
         url: str | None = None,
         title: str | None = None,
+        encoding: str | None = None,
     ) -> Article:
         """Build an article, rejecting text no model should be sent."""
         if "\x00" in text:
@@ -51,25 +57,28 @@ class Article(BaseModel):
             source=source,
             url=url,
             title=title,
+            encoding=encoding,
         )
 
     @classmethod
     def from_bytes(
-        cls, data: bytes, *, published: date | None = None, source: str | None = None
+        cls,
+        data: bytes,
+        *,
+        published: date | None = None,
+        source: str | None = None,
+        declared: str | None = None,
     ) -> Article:
-        """Decode UTF-8 text, honouring a leading `date YYYY-MM-DD` line."""
-        if b"\x00" in data:
-            raise ArticleError("file contains NUL bytes: binary data, not text")
-        body = data.removeprefix(codecs.BOM_UTF8)
+        """Decode text in any encoding (`sitrep.text.encoding.decode`: a byte-order mark,
+        UTF-8, the `declared` charset, detection), honouring a leading `date YYYY-MM-DD` line."""
         try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            offset = exc.start + len(data) - len(body)
-            raise ArticleError(
-                f"file is not UTF-8 text: byte 0x{body[exc.start]:02x} at offset {offset}"
-            ) from exc
-        stated, text = split_date_line(text)
-        return cls.from_text(text, published=published or stated, source=source)
+            decoded = decode(data, declared=declared)
+        except UndecodableError as exc:  # binary data too; the message says which
+            raise ArticleError(str(exc)) from exc
+        stated, text = split_date_line(decoded.text)
+        return cls.from_text(
+            text, published=published or stated, source=source, encoding=decoded.encoding
+        )
 
     @classmethod
     def from_file(cls, path: Path, *, published: date | None = None) -> Article:

@@ -1,14 +1,15 @@
 """The batch ledger: one SQLite file in the output directory that makes a run resumable.
 
 It holds one row per article (where it came from, status, attempts, error, model, prompt and
-schema versions, tokens, cost, times), every model call (request hash, status, usage, latency,
-model, prompt and schema versions, the raw response, compressed, and for a call with no usable
-answer its outcome: status 0 and "request timeout after 600 s", "connection refused"..., or
-an answer the server stopped early), and how many bytes of each output file are committed. It
-is the send loop's call log and response cache (`sitrep.wire.calls`), and can be given to an
-`Extractor` outside a batch as well. A record is in an output only once its article's row says
-`done` in the same transaction that moved the committed offset, so a process killed at any
-instant resumes with every article exactly once.
+schema versions, tokens, cost, times), one per input sitrep does not read by design (its
+location and kind: ".pdf files"; counted, never failed), every model call (request hash, status,
+usage, latency, model, prompt and schema versions, the raw response, compressed, and for a call
+with no usable answer its outcome: status 0 and "request timeout after 600 s", "connection
+refused"..., or an answer the server stopped early), and how many bytes of each output file are
+committed. It is the send loop's call log and response cache (`sitrep.wire.calls`), and can be
+given to an `Extractor` outside a batch as well. A record is in an output only once its
+article's row says `done` in the same transaction that moved the committed offset, so a process
+killed at any instant resumes with every article exactly once.
 
 An article's row also counts the requests its text was split into (`chunks`: 1 for an article
 read whole, more for one too long for one request).
@@ -120,6 +121,18 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         "0006_article_chunks",
         """
         ALTER TABLE articles ADD COLUMN chunks INTEGER;
+        """,
+    ),
+    (
+        # One B-tree keyed by location and no index on kind: a crawl can hold millions of
+        # records not read, each written once, and they are counted by kind once per run.
+        "0007_skipped_inputs",
+        """
+        CREATE TABLE skipped_inputs (
+            location TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            first_seen TEXT NOT NULL
+        ) WITHOUT ROWID;
         """,
     ),
 )
@@ -340,6 +353,21 @@ class Ledger:
             "coalesce(sum(cost), 0) FROM articles"
         ).fetchone()
         return int(row[0]), int(row[1]), float(row[2])
+
+    # Inputs not read by design
+
+    def add_skipped(self, location: str, kind: str) -> None:
+        """Record an input sitrep does not read; seeing it again (a resume) adds nothing."""
+        self._write(
+            "INSERT OR IGNORE INTO skipped_inputs VALUES (?, ?, ?)", (location, kind, _now())
+        )
+
+    def skipped_counts(self) -> dict[str, int]:
+        """How many inputs of each kind were not read, over every run, most first."""
+        rows = self._db.execute(
+            "SELECT kind, count(*) AS n FROM skipped_inputs GROUP BY kind ORDER BY n DESC, kind"
+        )
+        return {kind: int(n) for kind, n in rows}
 
     # Outputs
 

@@ -9,8 +9,9 @@ are counted with the model's tokenizer when tiktoken can load it, else estimated
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sitrep.errors import ArticleError, ContextOverflowError
@@ -18,7 +19,7 @@ from sitrep.extract.request import RequestBuilder
 from sitrep.model.article import Article
 from sitrep.run.budget import price_for, token_counter
 from sitrep.run.ledger import LEDGER_NAME, ArticleStatus, Ledger
-from sitrep.run.readers import InputItem
+from sitrep.run.readers import InputItem, most_first
 from sitrep.settings import BatchOptions, ModelConfig
 
 # Chat formatting adds a few tokens per message around the contents counted.
@@ -39,6 +40,7 @@ class BatchPlan:
     completion_tokens: int  # expected: `expected_output_tokens` per request
     cost: float | None  # None when the model has no price
     exact_tokens: bool  # counted with the model's tokenizer, not estimated
+    not_read: Mapping[str, int] = field(default_factory=dict)  # by kind, most first
 
 
 def plan_batch(
@@ -55,9 +57,13 @@ def plan_batch(
     fixed = count(json.dumps(builder.static)) + count(builder.system)
     ledger = Ledger(out_dir / LEDGER_NAME) if out_dir and (out_dir / LEDGER_NAME).exists() else None
     articles = unreadable = over_context = done = prompt = requests = chunked = 0
+    not_read: Counter[str] = Counter()
     try:
         for raw in inputs:
             item = raw if isinstance(raw, InputItem) else InputItem.from_article(raw)
+            if item.skipped is not None:
+                not_read[item.skipped] += 1
+                continue
             row = ledger.get(item.id) if ledger else None
             if row is not None and row.status is ArticleStatus.DONE:
                 done += 1
@@ -91,6 +97,7 @@ def plan_batch(
         exact_tokens=exact,
         requests=requests,
         chunked=chunked,
+        not_read=most_first(not_read),
     )
 
 

@@ -1,44 +1,63 @@
 """Archives in, articles out, one at a time: the whole archive is never held in memory.
 
 An archive is any mix of
-- directories, searched recursively in name order, of `.txt` and `.md` files (a first line
-  `date YYYY-MM-DD` gives the publication date) and `.html`/`.htm` files;
-- JSON Lines files (`.jsonl`, `.jsonl.gz`), one object per line;
-- CSV files (`.csv`, `.csv.gz`) with a header row.
+- directories, searched recursively in name order;
+- text files (`.txt`, `.md`: a first line `date YYYY-MM-DD` gives the publication date) and
+  saved pages (`.html`, `.htm`), in any encoding (`sitrep.text.encoding.decode`; a page's own
+  `<meta charset>` is taken as its declaration);
+- JSON Lines files (`.jsonl`), one object per line, UTF-8 as JSON is (RFC 8259): a UTF-8
+  byte-order mark is tolerated, and a UTF-16 or UTF-32 one honoured;
+- CSV files (`.csv`) with a header row, in the encoding a leading sample shows, the delimiter
+  (comma, tab, semicolon or bar) told from the header (`sitrep.run.streams` reads both);
+- any of these gzipped (`x.txt.gz`, `x.jsonl.gz`); a `.gz` whose name names no type is read
+  for what its first bytes show (`_gzip_format`).
 Rows and objects use the keys `text` (required), `published`, `source`, `url`, `title`, `id`.
 
-Every input yields exactly one `InputItem`: an article, or the reason it cannot be one, with
-its location (`path`, `path:line 7`, `path:row 3`), so nothing read is ever lost. HTML is
-reduced to its visible text.
+Every input yields exactly one `InputItem`: an article, the reason it cannot be one, or the
+kind of input sitrep does not read (`InputItem.skip`), with its location (`path`,
+`path:line 7`, `path:row 3`), so nothing is ever passed over in silence. In a directory, a
+file of a type sitrep does not read is counted by its suffix (".pdf files"); hidden files and
+directories (`.DS_Store`, `.git/`: a system's or a tool's, never an archive's) and editor
+backups (`notes.txt~`, a stale copy of a file read beside it) are counted, and never read or
+searched; a linked directory is counted, not followed (a link can loop: name it to read it).
+A file named directly is read even if hidden, and fails if sitrep does not read its type: it
+was asked for. HTML is reduced to its visible text.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import gzip
 import hashlib
-import io
 import json
 import os
 import re
-import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from bs4 import BeautifulSoup
+from bs4.dammit import EncodingDetector
 
 from sitrep.errors import ArticleError
 from sitrep.model.article import Article, split_date_line
+from sitrep.run.streams import (
+    SAMPLE_BYTES,
+    STREAM_ERRORS,
+    csv_rows,
+    jsonl_lines,
+    open_binary,
+    sniff_delimiter,
+    unreadable,
+)
+from sitrep.text.encoding import UndecodableError, sniff
 
 TEXT_SUFFIXES = (".txt", ".md")
 HTML_SUFFIXES = (".html", ".htm")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz")
 CSV_SUFFIXES = (".csv", ".csv.gz")
-_ARTICLE_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + JSONL_SUFFIXES + CSV_SUFFIXES
 _LOOKS_LIKE_HTML = re.compile(r"\A\s*(?:<!doctype html|<html\b|<(?:body|article|p|div)\b)", re.I)
 
 
@@ -70,144 +89,174 @@ class InputItem:
         return "input-" + hashlib.sha256(self.location.encode()).hexdigest()[:16]
 
 
+def most_first(kinds: Mapping[str, int]) -> dict[str, int]:
+    """Counts of inputs not read by kind, the most first, then by name (as the ledger sorts)."""
+    return dict(sorted(kinds.items(), key=lambda kind: (-kind[1], kind[0])))
+
+
 def read_archives(paths: Iterable[Path]) -> Iterator[InputItem]:
     for path in paths:
         if path.is_dir():
-            yield from _read_directory(path)
+            for entry in _walk(path):
+                yield from (entry,) if isinstance(entry, InputItem) else _read_file(entry)
         elif not path.exists():
             yield InputItem(str(path), error="no such file or directory")
         else:
             yield from _read_file(path)
 
 
-def _read_directory(directory: Path) -> Iterator[InputItem]:
-    for root, dirs, files in os.walk(directory):
-        dirs.sort()
+def count_inputs(paths: Iterable[Path]) -> int:
+    """How many inputs `read_archives` will yield (skipped ones too), without parsing articles."""
+    total = 0
+    for path in paths:
+        if path.is_dir():
+            for entry in _walk(path):
+                total += 1 if isinstance(entry, InputItem) else _count_file(entry)
+        elif not path.exists():
+            total += 1
+        else:
+            total += _count_file(path)
+    return total
+
+
+def _walk(directory: Path) -> Iterator[Path | InputItem]:
+    """The files under `directory` to read, in name order, and an item for each entry that is
+    not read (module docstring) or cannot be listed."""
+    unlisted: list[OSError] = []
+    for root, dirs, files in os.walk(directory, onerror=unlisted.append):
+        yield from _unlisted(unlisted, root)
+        here = Path(root)
+        searched = []
+        for name in sorted(dirs):
+            if name.startswith("."):
+                yield InputItem.skip(str(here / name), "hidden directories (not searched)")
+            elif (here / name).is_symlink():
+                yield InputItem.skip(str(here / name), "linked directories (not followed)")
+            else:
+                searched.append(name)
+        dirs[:] = searched
         for name in sorted(files):
-            if name.lower().endswith(_ARTICLE_SUFFIXES):
-                yield from _read_file(Path(root) / name)
+            if (kind := _not_read(name)) is not None:
+                yield InputItem.skip(str(here / name), kind)
+            else:
+                yield here / name
+    yield from _unlisted(unlisted, str(directory))
+
+
+def _unlisted(errors: list[OSError], root: str) -> Iterator[InputItem]:
+    for exc in errors:
+        yield InputItem(exc.filename or root, error=f"cannot list directory: {exc.strerror}")
+    errors.clear()
+
+
+def _not_read(name: str) -> str | None:
+    """The kind a file of this name in a directory is counted as, or None to read it."""
+    if name.startswith("."):
+        return "hidden files"
+    if name.endswith("~"):
+        return "editor backups (ending in ~)"
+    if _format_of(name) is not None:
+        return None
+    suffix = Path(name).suffix.lower()
+    return f"{suffix} files" if suffix else "files with no suffix"
 
 
 def _read_file(path: Path) -> Iterator[InputItem]:
-    name = path.name.lower()
-    if name.endswith(JSONL_SUFFIXES):
-        yield from _read_jsonl(path)
-    elif name.endswith(CSV_SUFFIXES):
-        yield from _read_csv(path)
-    elif name.endswith(TEXT_SUFFIXES + HTML_SUFFIXES):
-        yield _read_text_file(path)
+    found = _format_of(path.name)
+    if found is None:
+        suffix = path.suffix.lower() or "no suffix"
+        yield InputItem(str(path), error=f"unsupported file type: {suffix} ({_SUPPORTED})")
     else:
-        yield InputItem(str(path), error=f"unsupported file type: {path.suffix or 'no suffix'}")
+        yield from found.read(path)
 
 
-def _read_text_file(path: Path) -> InputItem:
+def _count_file(path: Path) -> int:
+    found = _format_of(path.name)
+    return 1 if found is None else found.count(path)
+
+
+def _read_text_file(path: Path) -> Iterator[InputItem]:
     location = str(path)
     try:
-        article = Article.from_bytes(path.read_bytes(), source=location)
-    except OSError as exc:
-        return InputItem(location, error=f"cannot read: {exc.strerror}")
+        with open_binary(path) as stream:
+            data = stream.read()
+    except STREAM_ERRORS as exc:
+        yield InputItem(location, error=unreadable(exc))
+        return
+    html = path.name.lower().removesuffix(".gz").endswith(HTML_SUFFIXES)
+    declared = _declared_charset(data) if html or _looks_like_html(data) else None
+    try:
+        article = Article.from_bytes(data, source=location, declared=declared)
     except ArticleError as exc:
-        return InputItem(location, error=str(exc))
-    if path.suffix.lower() in HTML_SUFFIXES or _LOOKS_LIKE_HTML.match(article.text):
-        return _from_fields(
+        yield InputItem(location, error=str(exc))
+        return
+    if html or _LOOKS_LIKE_HTML.match(article.text):
+        visible = html_to_text(article.text)
+        if not visible:
+            yield InputItem(location, error="the page has no visible text, only markup")
+            return
+        yield _from_fields(
             location,
-            {"text": html_to_text(article.text), "source": location},
+            {"text": visible, "source": location},
             published=article.published,
+            encoding=article.encoding,
         )
-    return InputItem(location, article=article)
+    else:
+        yield InputItem(location, article=article)
 
 
-def _open_binary(path: Path) -> io.BufferedIOBase:
-    if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rb")
-    return path.open("rb")
+def _declared_charset(page: bytes) -> str | None:
+    """The charset a page's `<meta>` declares, as beautifulsoup finds it."""
+    return EncodingDetector.find_declared_encoding(page, is_html=True)
 
 
-def _lines(stream: io.BufferedIOBase) -> Iterator[bytes]:
-    """Raw lines, a leading byte-order mark (as Excel writes) dropped."""
-    first = True
-    for raw in stream:
-        yield raw.removeprefix(codecs.BOM_UTF8) if first else raw
-        first = False
-
-
-# Lines are decoded one at a time, so a bad byte fails its own line, not its neighbours.
-_UNREADABLE = (OSError, EOFError, zlib.error)
+def _looks_like_html(data: bytes) -> bool:
+    return _LOOKS_LIKE_HTML.match(data[:1024].decode("latin-1")) is not None
 
 
 def _read_jsonl(path: Path) -> Iterator[InputItem]:
-    try:
-        stream = _open_binary(path)
-    except OSError as exc:
-        yield InputItem(str(path), error=f"cannot read: {exc.strerror}")
-        return
-    number = 0
-    with stream:
+    for entry in jsonl_lines(path):
+        if entry.problem is not None:
+            yield InputItem(entry.location, error=entry.problem)
+            continue
         try:
-            for raw in _lines(stream):
-                number += 1
-                location = f"{path}:line {number}"
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    yield InputItem(location, error=_not_utf8(raw, exc))
-                    continue
-                if not line.strip():
-                    continue
-                try:
-                    fields = json.loads(line)
-                except ValueError as exc:
-                    yield InputItem(location, error=f"not valid JSON: {exc}")
-                    continue
-                if not isinstance(fields, dict):
-                    yield InputItem(location, error="not a JSON object")
-                    continue
-                yield _from_fields(location, fields)
-        except _UNREADABLE as exc:
-            yield InputItem(f"{path}:line {number + 1}", error=f"unreadable from here on: {exc}")
+            fields = json.loads(entry.value)
+        except ValueError as exc:
+            yield InputItem(entry.location, error=f"not valid JSON: {exc}")
+            continue
+        if not isinstance(fields, dict):
+            yield InputItem(entry.location, error="not a JSON object")
+            continue
+        yield _from_fields(entry.location, fields, encoding=entry.encoding)
+
+
+def _count_lines(path: Path) -> int:
+    return sum(1 for _ in jsonl_lines(path))
 
 
 def _read_csv(path: Path) -> Iterator[InputItem]:
-    try:
-        stream = _open_binary(path)
-    except OSError as exc:
-        yield InputItem(str(path), error=f"cannot read: {exc.strerror}")
-        return
-    number = 0
-    with stream:
-        # surrogateescape keeps a bad byte in its row, where it is reported, instead of
-        # failing the decoder for every row after it.
-        text = (raw.decode("utf-8", "surrogateescape") for raw in _lines(stream))
-        try:
-            for row in csv.DictReader(text):
-                number += 1
-                location = f"{path}:row {number}"
-                if any(_undecodable(v) for v in row.values() if isinstance(v, str)):
-                    yield InputItem(location, error="row is not UTF-8 text")
-                    continue
-                yield _from_fields(location, row)
-        except (*_UNREADABLE, csv.Error) as exc:
-            yield InputItem(f"{path}:row {number + 1}", error=f"unreadable from here on: {exc}")
+    for entry in csv_rows(path):
+        if entry.problem is not None:
+            yield InputItem(entry.location, error=entry.problem)
+        else:
+            yield _from_fields(entry.location, entry.value, encoding=entry.encoding, noun="column")
 
 
-def _not_utf8(raw: bytes, exc: UnicodeDecodeError) -> str:
-    return f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
-
-
-def _undecodable(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
+def _count_rows(path: Path) -> int:
+    return sum(1 for _ in csv_rows(path))
 
 
 def _from_fields(
-    location: str, fields: Mapping[str, Any], *, published: date | None = None
+    location: str,
+    fields: Mapping[str, Any],
+    *,
+    published: date | None = None,
+    encoding: str | None = None,
+    noun: str = "key",
 ) -> InputItem:
-    text = fields.get("text")
-    if not isinstance(text, str) or not text.strip():
-        return InputItem(location, error="no text")
+    if (problem := _text_problem(fields, noun)) is not None:
+        return InputItem(location, error=problem)
+    text: str = fields["text"]
     try:
         stated, text = split_date_line(text)
         published = _date(fields.get("published")) or published or stated
@@ -219,6 +268,7 @@ def _from_fields(
             source=_optional(fields.get("source")) or location,
             url=_optional(fields.get("url")),
             title=_optional(fields.get("title")),
+            encoding=encoding,
         )
     except (ArticleError, ValueError) as exc:
         return InputItem(location, error=str(exc))
@@ -226,6 +276,46 @@ def _from_fields(
     if given_id is not None:
         article = article.model_copy(update={"id": given_id})
     return InputItem(location, article=article)
+
+
+# Names an archive gives its article text under, looked for when there is no `text`.
+_TEXT_LIKE = ("body", "content", "article", "article_text", "full_text", "fulltext", "maintext")
+_TYPE_NAMES = ((bool, "a boolean"), (int, "a number"), (float, "a number"), (list, "a list"))
+_KEYS_SHOWN = 12
+
+
+def _text_problem(fields: Mapping[str, Any], noun: str) -> str | None:
+    """Why `fields` give no article text, precisely, or None when they give one."""
+    if "text" not in fields:
+        names = [str(name) for name in fields]
+        shown = ", ".join(names[:_KEYS_SHOWN])
+        if len(names) > _KEYS_SHOWN:
+            shown += f", and {len(names) - _KEYS_SHOWN} more"
+        present = f"{noun}s present: {shown}" if names else f"no {noun}s at all"
+        return f"no `text` {noun} ({present})" + _hint(fields)
+    value = fields["text"]
+    if value is None:
+        return "`text` is null" + _hint(fields)
+    if not isinstance(value, str):
+        kind = next((name for cls, name in _TYPE_NAMES if isinstance(value, cls)), "an object")
+        return f"`text` is {kind}, not a string"
+    if not value:
+        return "`text` is empty" + _hint(fields)
+    if not value.strip():
+        return "`text` is only whitespace" + _hint(fields)
+    return None
+
+
+def _hint(fields: Mapping[str, Any]) -> str:
+    """Where the text may be instead: a `Text` key, or a key archives often use for it."""
+    for name in fields:
+        if isinstance(name, str) and name != "text" and name.lower() == "text":
+            return f"; names are case-sensitive: rename `{name}` to `text`"
+    for name, value in fields.items():
+        text_like = isinstance(name, str) and name.lower() in _TEXT_LIKE
+        if text_like and isinstance(value, str) and value.strip():
+            return f"; if `{name}` holds the article, rename it to `text`"
+    return ""
 
 
 def html_to_text(html: str) -> str:
@@ -254,41 +344,67 @@ def _optional(value: object) -> str | None:
     return str(value)
 
 
-def count_inputs(paths: Iterable[Path]) -> int:
-    """How many inputs `read_archives` will yield, counted without parsing articles."""
-    total = 0
-    for path in paths:
-        if path.is_dir():
-            for root, _dirs, files in os.walk(path):
-                for name in files:
-                    if not name.lower().endswith(_ARTICLE_SUFFIXES):
-                        continue
-                    total += (
-                        count_inputs([Path(root) / name])
-                        if name.lower().endswith(JSONL_SUFFIXES + CSV_SUFFIXES)
-                        else 1
-                    )
-        elif path.name.lower().endswith(JSONL_SUFFIXES):
-            total += _count_lines(path)
-        elif path.name.lower().endswith(CSV_SUFFIXES):
-            total += _count_rows(path)
-        else:
-            total += 1
-    return total
+@dataclass(frozen=True, slots=True)
+class _Format:
+    """A file type: the name endings that say it, how to read it, how to count its inputs."""
+
+    suffixes: tuple[str, ...]
+    read: Callable[[Path], Iterator[InputItem]]
+    count: Callable[[Path], int]
 
 
-def _count_lines(path: Path) -> int:
+def _one(_path: Path) -> int:
+    return 1
+
+
+def _gzip_format(path: Path) -> _Format | InputItem:
+    """What a `.gz` of no known type holds, told from its first 64 KiB decompressed: JSON
+    Lines if its first character other than space is `{`, CSV if its first line is a header
+    with a `text` column, text otherwise (HTML if it looks like a page). Binary data is
+    failed here, never decompressed whole."""
     try:
-        with _open_binary(path) as stream:
-            return sum(1 for raw in stream if raw.strip())
-    except _UNREADABLE:
-        return 1  # read_archives reports it as one unreadable input
+        with gzip.open(path, "rb") as stream:
+            sample = stream.read(SAMPLE_BYTES)
+        found = sniff(sample, complete=len(sample) < SAMPLE_BYTES)
+    except STREAM_ERRORS as exc:
+        return InputItem(str(path), error=unreadable(exc))
+    except UndecodableError as exc:
+        return InputItem(str(path), error=f"not text once decompressed: {exc}")
+    head = sample[found.mark :].decode(found.encoding, "replace")
+    if head.lstrip().startswith("{"):
+        return _JSONL
+    first_line = head.lstrip().split("\n", 1)[0].rstrip("\r")
+    header = next(csv.reader([first_line], delimiter=sniff_delimiter(first_line)), [])
+    if "text" in (field.strip().lower() for field in header):
+        return _CSV
+    return _TEXT
 
 
-def _count_rows(path: Path) -> int:
-    try:
-        with _open_binary(path) as stream:
-            text = (raw.decode("utf-8", "surrogateescape") for raw in _lines(stream))
-            return max(sum(1 for row in csv.reader(text) if row) - 1, 0)
-    except (*_UNREADABLE, csv.Error):
-        return 1
+def _read_gzip(path: Path) -> Iterator[InputItem]:
+    found = _gzip_format(path)
+    yield from (found,) if isinstance(found, InputItem) else found.read(path)
+
+
+def _count_gzip(path: Path) -> int:
+    found = _gzip_format(path)
+    return 1 if isinstance(found, InputItem) else found.count(path)
+
+
+def _and_gzipped(suffixes: tuple[str, ...]) -> tuple[str, ...]:
+    return suffixes + tuple(suffix + ".gz" for suffix in suffixes)
+
+
+_JSONL = _Format(JSONL_SUFFIXES, _read_jsonl, _count_lines)
+_CSV = _Format(CSV_SUFFIXES, _read_csv, _count_rows)
+_TEXT = _Format(_and_gzipped(TEXT_SUFFIXES + HTML_SUFFIXES), _read_text_file, _one)
+# The first whose suffix ends the name reads the file; a `.gz` of no type listed before its
+# row is read for what it holds.
+_FORMATS = (_JSONL, _CSV, _TEXT, _Format((".gz",), _read_gzip, _count_gzip))
+_SUPPORTED = "sitrep reads {}, each also gzipped".format(
+    ", ".join(s for f in _FORMATS for s in f.suffixes if not s.endswith(".gz"))
+)
+
+
+def _format_of(name: str) -> _Format | None:
+    lowered = name.lower()
+    return next((f for f in _FORMATS if lowered.endswith(f.suffixes)), None)

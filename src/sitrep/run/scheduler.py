@@ -10,7 +10,9 @@ requests are built and waiting to take a free place on the wire, and those being
 their answers. Each article ends `done` (its records in incidents.jsonl / statistics.jsonl, its
 text in articles.jsonl), `failed` (with a specific reason in failures.jsonl), or `pending` (not
 started because the cost ceiling was reached or the run was stopped; the next run picks it
-up). The same command again resumes: finished articles are skipped, and requests already
+up). An input sitrep does not read by design (`InputItem.skip`: a .pdf in a directory) is no
+article and no failure: the ledger keeps its location and kind once, and the summary counts
+it by kind. The same command again resumes: finished articles are skipped, and requests already
 answered are served from the ledger's response cache instead of being paid for again.
 
 A long article's chunks are sent one after another inside its task, never side by side
@@ -23,8 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
@@ -38,7 +41,7 @@ from sitrep.model.schemas import schema_version
 from sitrep.model.usage import TokenUsage
 from sitrep.run.budget import Budget, price_for
 from sitrep.run.ledger import ArticleOutcome, ArticleStatus, Ledger
-from sitrep.run.readers import InputItem
+from sitrep.run.readers import InputItem, most_first
 from sitrep.run.store import RunStore
 from sitrep.settings import BatchOptions, ModelConfig
 from sitrep.wire.pacing import Pacer
@@ -56,12 +59,13 @@ _READS_BETWEEN_PAUSES = 100
 class BatchProgress:
     """Counts for this run so far; `in_flight` articles are being extracted."""
 
-    read: int = 0
+    read: int = 0  # articles, and inputs that could not be read as one
     extracted: int = 0
     failed: int = 0
     skipped: int = 0  # finished (or failed) in an earlier run
     duplicates: int = 0  # the same text at another location
     deferred: int = 0  # left pending by the cost ceiling or a stop
+    not_read: int = 0  # inputs sitrep does not read by design (`InputItem.skip`): .pdf files
     in_flight: int = 0
     incidents: int = 0
     statistics: int = 0
@@ -82,6 +86,10 @@ class BatchSummary:
     pending: int
     stopped: str | None  # "cost ceiling", "stopped", or None when every input was handled
     output_dir: Path
+    # Inputs not read by design, by kind (".pdf files"), most first: seen in this run, and
+    # in the ledger over every run (each location once).
+    not_read: Mapping[str, int] = field(default_factory=dict)
+    not_read_all_runs: Mapping[str, int] = field(default_factory=dict)
 
 
 Inputs = Iterable[InputItem | Article] | AsyncIterable[InputItem | Article]
@@ -149,6 +157,7 @@ async def run_batch(
             committer.cancel()
             await extractor.aclose()
         counts = store.ledger.counts()
+        not_read_all_runs = store.ledger.skipped_counts()
     return BatchSummary(
         run=scheduler.progress(),
         done=counts[ArticleStatus.DONE],
@@ -156,6 +165,8 @@ async def run_batch(
         pending=counts[ArticleStatus.PENDING],
         stopped=stopped,
         output_dir=out_dir,
+        not_read=most_first(scheduler.counts.not_read),
+        not_read_all_runs=not_read_all_runs,
     )
 
 
@@ -184,6 +195,7 @@ class _Counts:
     deferred: int = 0
     incidents: int = 0
     statistics: int = 0
+    not_read: Counter[str] = field(default_factory=Counter)
 
 
 class Scheduler:
@@ -223,6 +235,10 @@ class Scheduler:
                 # Past the cost ceiling, reading goes on to count and record what is left.
                 return stopped or "stopped"
             item = raw if isinstance(raw, InputItem) else InputItem.from_article(raw)
+            if item.skipped is not None:  # not read by design: counted, once per location
+                self.store.ledger.add_skipped(item.location, item.skipped)
+                self.counts.not_read[item.skipped] += 1
+                continue
             self.counts.read += 1
             start = self._start_kind(item)
             if start is None:
@@ -264,6 +280,7 @@ class Scheduler:
             skipped=c.skipped,
             duplicates=c.duplicates,
             deferred=c.deferred,
+            not_read=c.not_read.total(),
             in_flight=len(self.in_flight),
             incidents=c.incidents,
             statistics=c.statistics,

@@ -2,14 +2,17 @@
 
 An archive is any mix of
 - directories, searched recursively in name order, of `.txt` and `.md` files (a first line
-  `date YYYY-MM-DD` gives the publication date) and `.html`/`.htm` files;
+  `date YYYY-MM-DD` gives the publication date) and `.html`/`.htm` files (saved web pages);
 - JSON Lines files (`.jsonl`, `.jsonl.gz`), one object per line;
-- CSV files (`.csv`, `.csv.gz`) with a header row.
+- CSV files (`.csv`, `.csv.gz`) with a header row;
+- WARC crawls (`.warc`, `.warc.gz`), one input per record (`sitrep.run.warc`).
 Rows and objects use the keys `text` (required), `published`, `source`, `url`, `title`, `id`.
 
-Every input yields exactly one `InputItem`: an article, or the reason it cannot be one, with
-its location (`path`, `path:line 7`, `path:row 3`), so nothing read is ever lost. HTML is
-reduced to its visible text.
+Every input yields exactly one `InputItem`: an article, the reason it cannot be one, or the
+kind it was skipped as, with its location (`path`, `path:line 7`, `path:row 3`,
+`path:offset 12345`), so nothing read is ever lost. A web page, as a file or as the HTML text
+of a row, is reduced to its article (`sitrep.run.pages`): its main text and the metadata it
+gives (title, publication date, canonical URL, site), which a row's own fields override.
 """
 
 from __future__ import annotations
@@ -29,16 +32,16 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from bs4 import BeautifulSoup
-
 from sitrep.errors import ArticleError
 from sitrep.model.article import Article, split_date_line
+from sitrep.run import pages
+from sitrep.run.warc import WARC_SUFFIXES, count_warc, read_warc
 
 TEXT_SUFFIXES = (".txt", ".md")
 HTML_SUFFIXES = (".html", ".htm")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz")
 CSV_SUFFIXES = (".csv", ".csv.gz")
-_ARTICLE_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + JSONL_SUFFIXES + CSV_SUFFIXES
+_ARTICLE_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + JSONL_SUFFIXES + CSV_SUFFIXES + WARC_SUFFIXES
 _LOOKS_LIKE_HTML = re.compile(r"\A\s*(?:<!doctype html|<html\b|<(?:body|article|p|div)\b)", re.I)
 
 
@@ -94,7 +97,11 @@ def _read_file(path: Path) -> Iterator[InputItem]:
         yield from _read_jsonl(path)
     elif name.endswith(CSV_SUFFIXES):
         yield from _read_csv(path)
-    elif name.endswith(TEXT_SUFFIXES + HTML_SUFFIXES):
+    elif name.endswith(WARC_SUFFIXES):
+        yield from _read_warc(path)
+    elif name.endswith(HTML_SUFFIXES):
+        yield _read_html_file(path)
+    elif name.endswith(TEXT_SUFFIXES):
         yield _read_text_file(path)
     else:
         yield InputItem(str(path), error=f"unsupported file type: {path.suffix or 'no suffix'}")
@@ -108,13 +115,34 @@ def _read_text_file(path: Path) -> InputItem:
         return InputItem(location, error=f"cannot read: {exc.strerror}")
     except ArticleError as exc:
         return InputItem(location, error=str(exc))
-    if path.suffix.lower() in HTML_SUFFIXES or _LOOKS_LIKE_HTML.match(article.text):
-        return _from_fields(
-            location,
-            {"text": html_to_text(article.text), "source": location},
-            published=article.published,
-        )
+    if _LOOKS_LIKE_HTML.match(article.text):
+        return _from_fields(location, {"text": article.text}, published=article.published)
     return InputItem(location, article=article)
+
+
+def _read_html_file(path: Path) -> InputItem:
+    """A saved web page: its bytes decoded by the charset it declares, a leading
+    `date YYYY-MM-DD` line (an archive's own) first."""
+    location = str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return InputItem(location, error=f"cannot read: {exc.strerror}")
+    try:
+        stated, html = split_date_line(pages.decode_page(data))
+        article = pages.page_article(pages.read_page(html), location=location, published=stated)
+    except (ArticleError, ValueError) as exc:
+        return InputItem(location, error=str(exc))
+    return InputItem(location, article=article)
+
+
+def _read_warc(path: Path) -> Iterator[InputItem]:
+    for entry in read_warc(path):
+        location = f"{path}:offset {entry.offset}"
+        if entry.skipped is not None:
+            yield InputItem.skip(location, entry.skipped)
+        else:
+            yield InputItem(location, article=entry.article, error=entry.error)
 
 
 def _open_binary(path: Path) -> io.BufferedIOBase:
@@ -211,30 +239,26 @@ def _from_fields(
     try:
         stated, text = split_date_line(text)
         published = _date(fields.get("published")) or published or stated
+        source, url, title = (_optional(fields.get(key)) for key in ("source", "url", "title"))
         if _LOOKS_LIKE_HTML.match(text):
-            text = html_to_text(text)
-        article = Article.from_text(
-            text,
-            published=published,
-            source=_optional(fields.get("source")) or location,
-            url=_optional(fields.get("url")),
-            title=_optional(fields.get("title")),
-        )
+            article = pages.page_article(
+                pages.read_page(text, url=url),
+                location=location,
+                published=published,
+                source=source,
+                url=url,
+                title=title,
+            )
+        else:
+            article = Article.from_text(
+                text, published=published, source=source or location, url=url, title=title
+            )
     except (ArticleError, ValueError) as exc:
         return InputItem(location, error=str(exc))
     given_id = _optional(fields.get("id"))
     if given_id is not None:
         article = article.model_copy(update={"id": given_id})
     return InputItem(location, article=article)
-
-
-def html_to_text(html: str) -> str:
-    """Visible text of an HTML page, one block per line; scripts and styles dropped."""
-    soup = BeautifulSoup(html, "html.parser")
-    for hidden in soup(["script", "style", "noscript", "template", "head"]):
-        hidden.decompose()
-    lines = (line.strip() for line in soup.get_text("\n").splitlines())
-    return "\n".join(line for line in lines if line)
 
 
 def _date(value: object) -> date | None:
@@ -265,13 +289,15 @@ def count_inputs(paths: Iterable[Path]) -> int:
                         continue
                     total += (
                         count_inputs([Path(root) / name])
-                        if name.lower().endswith(JSONL_SUFFIXES + CSV_SUFFIXES)
+                        if name.lower().endswith(JSONL_SUFFIXES + CSV_SUFFIXES + WARC_SUFFIXES)
                         else 1
                     )
         elif path.name.lower().endswith(JSONL_SUFFIXES):
             total += _count_lines(path)
         elif path.name.lower().endswith(CSV_SUFFIXES):
             total += _count_rows(path)
+        elif path.name.lower().endswith(WARC_SUFFIXES):
+            total += count_warc(path)
         else:
             total += 1
     return total

@@ -2,11 +2,12 @@
 
 A news page is mostly not its article: menus, a cookie banner, share buttons, a newsletter box,
 "related stories" whose headlines are about other attacks, comments, a footer. Sent whole, the
-model reads those headlines as events of the article. trafilatura finds the main content and
-reads the page's metadata (title, publication date, canonical URL, site name). It was chosen
-over resiliparse's main-content extraction by measurement on realistic pages
-(benchmarks/extractors.py, BENCHMARKS.md "Reading web pages"): resiliparse is ten times faster
-but keeps comments, newsletter boxes and cookie banners, and no index page comes out empty.
+model reads those headlines as events of the article. trafilatura finds the main content; the
+page's own tags give its title, canonical URL and site name, and htmldate its publication date.
+trafilatura was chosen over resiliparse's main-content extraction by measurement on realistic
+pages (benchmarks/extractors.py, BENCHMARKS.md "Reading"): resiliparse is twenty times
+faster but keeps comments, newsletter boxes and cookie banners, and leaves an index page's
+headings as if they were an article.
 
 Bytes are decoded by `sitrep.text.encoding.decode`, told the charset the page declares: the
 HTTP `Content-Type` header when there is one (a WARC record), else the `<meta>` charset of the
@@ -19,9 +20,13 @@ from dataclasses import dataclass
 from datetime import date
 from email.message import Message
 from typing import Final
+from urllib.parse import urlsplit
 
+import htmldate
 import trafilatura
 from bs4.dammit import EncodingDetector
+from lxml.html import HtmlElement
+from trafilatura.utils import load_html
 
 from sitrep.model.article import Article
 from sitrep.text.encoding import decode
@@ -39,10 +44,6 @@ _NOT_THE_ARTICLE: Final = (
     " or contains(@id, 'cookie') or contains(@class, 'cookie')"
     " or contains(@id, 'consent') or contains(@class, 'consent')]"
 )
-
-# Page markup only: a date that appears in the prose ("on 3 March") is not the page's date,
-# and guessing one would shift every relative date the article gives.
-_DATE_SEARCH: Final = {"extensive_search": False, "original_date": True}
 
 
 class NoArticleTextError(ValueError):
@@ -86,37 +87,83 @@ def decode_page(data: bytes, *, declared: str | None = None) -> str:
 def read_page(html: str, *, url: str | None = None) -> Page:
     """The article of an HTML page; `url` is where it came from, when the page does not say.
     Raises `NoArticleTextError` for a page with no main content."""
+    tree = load_html(html)
+    if tree is None:
+        raise NoArticleTextError
     document = trafilatura.bare_extraction(
-        html,
+        tree,  # copied: the tree is left whole for the metadata
         url=url,
-        with_metadata=True,
         include_comments=False,
         include_tables=True,
         # Of the library's settings this one kept every paragraph of the test pages and
         # dropped most boilerplate; without it, an index page comes out as its menus.
         favor_precision=True,
-        date_extraction_params=dict(_DATE_SEARCH),
         prune_xpath=_NOT_THE_ARTICLE,
     )
-    if document is None or not isinstance(document, trafilatura.settings.Document):
+    if not isinstance(document, trafilatura.settings.Document) or document.body is None:
         raise NoArticleTextError
-    body = document.body
     # Headings alone are no article: an index page's main content is its section title.
-    if body is None or not any(
-        element.tag != "head" and "".join(element.itertext()).strip() for element in body
+    if not any(
+        element.tag != "head" and "".join(element.itertext()).strip() for element in document.body
     ):
         raise NoArticleTextError
     lines = (line.strip() for line in (document.text or "").splitlines())
     text = "\n".join(line for line in lines if line)
     if not text:
         raise NoArticleTextError
+    canonical = _first(tree, _CANONICAL) or url
     return Page(
         text=text,
-        title=document.title or None,
-        published=_iso_date(document.date),
-        url=document.url or url,
-        site=document.sitename or document.hostname or None,
+        title=_title(tree),
+        published=_published(tree, canonical),
+        url=canonical,
+        site=_first(tree, _SITE_NAME) or _host(canonical),
     )
+
+
+# The page's metadata is read here rather than by trafilatura's `extract_metadata`, which
+# also looks for authors, categories, tags and a licence: 7.5 ms of a 100 KB page's 17
+# (benchmarks/extractors.py), for fields that are each one tag. htmldate, which trafilatura
+# uses too, reads the date: <time datetime>, article:published_time, JSON-LD datePublished.
+_CANONICAL: Final = ("//link[@rel='canonical']/@href", "//meta[@property='og:url']/@content")
+_SITE_NAME: Final = ("//meta[@property='og:site_name']/@content",)
+_TITLES: Final = (
+    "//meta[@property='og:title']/@content",
+    "//meta[@name='twitter:title']/@content",
+)
+
+
+def _first(tree: HtmlElement, paths: tuple[str, ...]) -> str | None:
+    for path in paths:
+        for value in tree.xpath(path):
+            if text := " ".join(str(value).split()):
+                return text
+    return None
+
+
+def _title(tree: HtmlElement) -> str | None:
+    """og:title, else the one <h1>, else <title>: the headline, without the site's name that
+    <title> usually appends."""
+    if title := _first(tree, _TITLES):
+        return title
+    headings = tree.xpath("//h1")
+    if len(headings) == 1 and (heading := " ".join(headings[0].text_content().split())):
+        return heading
+    return _first(tree, ("//title/text()",))
+
+
+def _published(tree: HtmlElement, url: str | None) -> date | None:
+    # Page markup only (not `extensive_search`): a date in the prose ("on 3 March") is not the
+    # page's date, and a wrong guess would shift every relative date the article gives.
+    found = htmldate.find_date(tree, url=url, extensive_search=False, original_date=True)
+    return date.fromisoformat(found) if found else None
+
+
+def _host(url: str | None) -> str | None:
+    if not url:
+        return None
+    host = urlsplit(url).hostname
+    return host.removeprefix("www.") if host else None
 
 
 def page_article(
@@ -154,15 +201,6 @@ def html_article(
     content) or `ArticleError` with the reason it cannot be one."""
     page = read_page(decode_page(data, declared=declared), url=url)
     return page_article(page, location=location, url=url, published=published, crawled=crawled)
-
-
-def _iso_date(value: str | None) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
 
 
 __all__ = [

@@ -13,10 +13,11 @@ Every record becomes one entry, located by the offset of its first byte in the f
 - when the stream itself cannot be read on (a broken gzip member in the middle of the file),
   one last entry fails for everything from that offset on.
 
-warcio reads the records. It was chosen over FastWARC by measurement (BENCHMARKS.md "Reading
-web pages"): both read a record in far less time than its page takes to reduce, and warcio
-recovers where FastWARC loses the rest of the file: after a corrupt record it carries on with
-the next gzip member, and it tells exactly how many bytes a truncated record lacks.
+warcio reads the records. It was chosen over FastWARC by measurement (benchmarks/extractors.py,
+BENCHMARKS.md "Reading"): FastWARC is twice as fast, but both read a page's records in a
+twentieth of the time the page takes to reduce, and warcio recovers where FastWARC loses the
+rest of the file: after a corrupt record it carries on with the next gzip member, and it tells
+exactly how many bytes a truncated record lacks.
 """
 
 from __future__ import annotations

@@ -110,11 +110,14 @@ def test_text_files_take_the_leading_date_line_in_both_forms(tmp_path: Path) -> 
     assert dated.source == str(tree / "a.txt")
 
 
-def test_html_file_keeps_visible_text_and_drops_scripts_styles_and_head(tmp_path: Path) -> None:
+def test_html_file_keeps_its_article_text_and_headline_and_drops_scripts_styles_and_head(
+    tmp_path: Path,
+) -> None:
     article = one(build_tree(tmp_path) / "nested" / "e.html").article
     assert article is not None
-    assert article.text == "Headline\nVisible paragraph."
-    assert article.id == content_id("Headline\nVisible paragraph.")
+    assert article.text == "Visible paragraph."
+    assert article.title == "Headline"
+    assert article.id == content_id("Visible paragraph.")
 
 
 def test_html_file_starting_with_another_tag_is_still_reduced_to_text(tmp_path: Path) -> None:
@@ -126,7 +129,7 @@ def test_html_file_starting_with_another_tag_is_still_reduced_to_text(tmp_path: 
     )
     article = one(page).article
     assert article is not None
-    assert article.text == "Headline\nVisible paragraph."
+    assert (article.text, article.title) == ("Visible paragraph.", "Headline")
 
 
 JSONL_LINES = [
@@ -276,7 +279,7 @@ def test_explicit_unsupported_file_is_an_error_saying_what_sitrep_reads(tmp_path
     assert (item.location, item.error) == (
         str(tmp_path / "x.pdf"),
         "unsupported file type: .pdf "
-        "(sitrep reads .jsonl, .csv, .txt, .md, .html, .htm, each also gzipped)",
+        "(sitrep reads .warc, .jsonl, .csv, .txt, .md, .html, .htm, each also gzipped)",
     )
 
 

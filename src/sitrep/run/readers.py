@@ -9,19 +9,22 @@ An archive is any mix of
   byte-order mark is tolerated, and a UTF-16 or UTF-32 one honoured;
 - CSV files (`.csv`) with a header row, in the encoding a leading sample shows, the delimiter
   (comma, tab, semicolon or bar) told from the header (`sitrep.run.streams` reads both);
+- WARC crawls (`.warc`, `.warc.gz`), one input per record (`sitrep.run.warc`);
 - any of these gzipped (`x.txt.gz`, `x.jsonl.gz`); a `.gz` whose name names no type is read
   for what its first bytes show (`_gzip_format`).
 Rows and objects use the keys `text` (required), `published`, `source`, `url`, `title`, `id`.
 
 Every input yields exactly one `InputItem`: an article, the reason it cannot be one, or the
-kind of input sitrep does not read (`InputItem.skip`), with its location (`path`,
-`path:line 7`, `path:row 3`), so nothing is ever passed over in silence. In a directory, a
-file of a type sitrep does not read is counted by its suffix (".pdf files"); hidden files and
-directories (`.DS_Store`, `.git/`: a system's or a tool's, never an archive's) and editor
-backups (`notes.txt~`, a stale copy of a file read beside it) are counted, and never read or
-searched; a linked directory is counted, not followed (a link can loop: name it to read it).
-A file named directly is read even if hidden, and fails if sitrep does not read its type: it
-was asked for. HTML is reduced to its visible text.
+kind of input sitrep does not read (`InputItem.skip`), with its location (`path`, `path:line
+7`, `path:row 3`, `path:offset 12345`), so nothing is ever passed over in silence. In a
+directory, a file of a type sitrep does not read is counted by its suffix (".pdf files");
+hidden files and directories (`.DS_Store`, `.git/`: a system's or a tool's, never an archive's)
+and editor backups (`notes.txt~`, a stale copy of a file read beside it) are counted, and never
+read or searched; a linked directory is counted, not followed (a link can loop: name it to read
+it). A file named directly is read even if hidden, and fails if sitrep does not read its type:
+it was asked for. A web page, as a file or as the HTML text of a row, is reduced to its article
+(`sitrep.run.pages`): its main text and the metadata it gives (title, publication date,
+canonical URL, site), which a row's own fields override.
 """
 
 from __future__ import annotations
@@ -38,11 +41,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from bs4 import BeautifulSoup
-from bs4.dammit import EncodingDetector
-
 from sitrep.errors import ArticleError
 from sitrep.model.article import Article, split_date_line
+from sitrep.run import pages
 from sitrep.run.streams import (
     SAMPLE_BYTES,
     STREAM_ERRORS,
@@ -52,6 +53,7 @@ from sitrep.run.streams import (
     sniff_delimiter,
     unreadable,
 )
+from sitrep.run.warc import WARC_SUFFIXES, count_warc, read_warc
 from sitrep.text.encoding import UndecodableError, sniff
 
 TEXT_SUFFIXES = (".txt", ".md")
@@ -183,31 +185,36 @@ def _read_text_file(path: Path) -> Iterator[InputItem]:
     except STREAM_ERRORS as exc:
         yield InputItem(location, error=unreadable(exc))
         return
-    html = path.name.lower().removesuffix(".gz").endswith(HTML_SUFFIXES)
-    declared = _declared_charset(data) if html or _looks_like_html(data) else None
+    if path.name.lower().removesuffix(".gz").endswith(HTML_SUFFIXES) or _looks_like_html(data):
+        yield _read_page(location, data)
+        return
     try:
-        article = Article.from_bytes(data, source=location, declared=declared)
+        yield InputItem(location, article=Article.from_bytes(data, source=location))
     except ArticleError as exc:
         yield InputItem(location, error=str(exc))
-        return
-    if html or _LOOKS_LIKE_HTML.match(article.text):
-        visible = html_to_text(article.text)
-        if not visible:
-            yield InputItem(location, error="the page has no visible text, only markup")
-            return
-        yield _from_fields(
-            location,
-            {"text": visible, "source": location},
-            published=article.published,
-            encoding=article.encoding,
+
+
+def _read_page(location: str, data: bytes) -> InputItem:
+    """A saved web page: its bytes decoded by the charset it declares, a leading
+    `date YYYY-MM-DD` line (an archive's own) first, then its article."""
+    try:
+        decoded = pages.decode_page(data)
+        stated, html = split_date_line(decoded.text)
+        article = pages.page_article(
+            pages.read_page(html), location=location, published=stated, encoding=decoded.encoding
         )
-    else:
-        yield InputItem(location, article=article)
+    except (ArticleError, ValueError) as exc:
+        return InputItem(location, error=str(exc))
+    return InputItem(location, article=article)
 
 
-def _declared_charset(page: bytes) -> str | None:
-    """The charset a page's `<meta>` declares, as beautifulsoup finds it."""
-    return EncodingDetector.find_declared_encoding(page, is_html=True)
+def _read_warc(path: Path) -> Iterator[InputItem]:
+    for entry in read_warc(path):
+        location = f"{path}:offset {entry.offset}"
+        if entry.skipped is not None:
+            yield InputItem.skip(location, entry.skipped)
+        else:
+            yield InputItem(location, article=entry.article, error=entry.error)
 
 
 def _looks_like_html(data: bytes) -> bool:
@@ -260,16 +267,26 @@ def _from_fields(
     try:
         stated, text = split_date_line(text)
         published = _date(fields.get("published")) or published or stated
+        source, url, title = (_optional(fields.get(key)) for key in ("source", "url", "title"))
         if _LOOKS_LIKE_HTML.match(text):
-            text = html_to_text(text)
-        article = Article.from_text(
-            text,
-            published=published,
-            source=_optional(fields.get("source")) or location,
-            url=_optional(fields.get("url")),
-            title=_optional(fields.get("title")),
-            encoding=encoding,
-        )
+            article = pages.page_article(
+                pages.read_page(text, url=url),
+                location=location,
+                published=published,
+                source=source,
+                url=url,
+                title=title,
+                encoding=encoding,
+            )
+        else:
+            article = Article.from_text(
+                text,
+                published=published,
+                source=source or location,
+                url=url,
+                title=title,
+                encoding=encoding,
+            )
     except (ArticleError, ValueError) as exc:
         return InputItem(location, error=str(exc))
     given_id = _optional(fields.get("id"))
@@ -316,15 +333,6 @@ def _hint(fields: Mapping[str, Any]) -> str:
         if text_like and isinstance(value, str) and value.strip():
             return f"; if `{name}` holds the article, rename it to `text`"
     return ""
-
-
-def html_to_text(html: str) -> str:
-    """Visible text of an HTML page, one block per line; scripts and styles dropped."""
-    soup = BeautifulSoup(html, "html.parser")
-    for hidden in soup(["script", "style", "noscript", "template", "head"]):
-        hidden.decompose()
-    lines = (line.strip() for line in soup.get_text("\n").splitlines())
-    return "\n".join(line for line in lines if line)
 
 
 def _date(value: object) -> date | None:
@@ -394,12 +402,13 @@ def _and_gzipped(suffixes: tuple[str, ...]) -> tuple[str, ...]:
     return suffixes + tuple(suffix + ".gz" for suffix in suffixes)
 
 
+_WARC = _Format(WARC_SUFFIXES, _read_warc, count_warc)
 _JSONL = _Format(JSONL_SUFFIXES, _read_jsonl, _count_lines)
 _CSV = _Format(CSV_SUFFIXES, _read_csv, _count_rows)
 _TEXT = _Format(_and_gzipped(TEXT_SUFFIXES + HTML_SUFFIXES), _read_text_file, _one)
 # The first whose suffix ends the name reads the file; a `.gz` of no type listed before its
 # row is read for what it holds.
-_FORMATS = (_JSONL, _CSV, _TEXT, _Format((".gz",), _read_gzip, _count_gzip))
+_FORMATS = (_WARC, _JSONL, _CSV, _TEXT, _Format((".gz",), _read_gzip, _count_gzip))
 _SUPPORTED = "sitrep reads {}, each also gzipped".format(
     ", ".join(s for f in _FORMATS for s in f.suffixes if not s.endswith(".gz"))
 )

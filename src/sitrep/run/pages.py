@@ -1,0 +1,235 @@
+"""Saved news pages reduced to their article: the main text, and what the page says of itself.
+
+A news page is mostly not its article: menus, a cookie banner, share buttons, a newsletter box,
+"related stories" whose headlines are about other attacks, comments, a footer. Sent whole, the
+model reads those headlines as events of the article. trafilatura finds the main content; the
+page's own tags give its title, canonical URL and site name, and htmldate its publication date.
+trafilatura was chosen over resiliparse's main-content extraction by measurement on realistic
+pages (benchmarks/extractors.py, BENCHMARKS.md "Reading"): resiliparse is twenty times
+faster but keeps comments, newsletter boxes and cookie banners, and leaves an index page's
+headings as if they were an article.
+
+Bytes are decoded by `sitrep.text.encoding.decode`, told the charset the page declares: the
+HTTP `Content-Type` header when there is one (a WARC record), else the `<meta>` charset of the
+page's first bytes, as a browser does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from email.message import Message
+from typing import Final
+from urllib.parse import urlsplit
+
+import htmldate
+import trafilatura
+from bs4.dammit import EncodingDetector
+from lxml.html import HtmlElement
+from trafilatura.utils import load_html
+
+from sitrep.model.article import Article
+from sitrep.text.encoding import Decoded, decode
+
+# The HTML standard's prescan for a <meta> charset reads the first 1,024 bytes; pages that
+# put a long <title> or scripts first are met by reading a little further.
+_SNIFF_BYTES: Final = 2048
+
+NO_ARTICLE_TEXT: Final = "no article text in the page: main-content extraction found nothing"
+NO_VISIBLE_TEXT: Final = "the page has no visible text, only markup"
+# Text a reader sees: none in the head, code, styles or templates (a fragment has no body).
+_VISIBLE_TEXT: Final = (
+    "//text()[not(ancestor::head or ancestor::title or ancestor::script or ancestor::style"
+    " or ancestor::noscript or ancestor::template)]"
+)
+
+# Consent banners and pop-ups are dialogs, never the article; trafilatura keeps one that
+# follows the page's footer (tests/data/pages/live-blog.html).
+_NOT_THE_ARTICLE: Final = (
+    "//*[@role='dialog' or @role='alertdialog' or @aria-modal='true'"
+    " or contains(@id, 'cookie') or contains(@class, 'cookie')"
+    " or contains(@id, 'consent') or contains(@class, 'consent')]"
+)
+
+
+class NoArticleTextError(ValueError):
+    """The page has no main content: an index page, a gallery, an empty shell."""
+
+    def __init__(self, reason: str = NO_ARTICLE_TEXT) -> None:
+        super().__init__(reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page's article: its text, one paragraph a line, and the page's own metadata."""
+
+    text: str
+    title: str | None = None
+    published: date | None = None
+    url: str | None = None
+    site: str | None = None  # og:site_name, else the host of the page's URL
+
+
+def charset_param(content_type: str | None) -> str | None:
+    """The `charset` parameter of a `Content-Type` header value, if it names one."""
+    if not content_type:
+        return None
+    header = Message()
+    header["Content-Type"] = content_type
+    return header.get_content_charset()
+
+
+def declared_charset(data: bytes) -> str | None:
+    """The charset a page's `<meta charset>` or `<meta http-equiv>` declares, if any."""
+    return EncodingDetector.find_declared_encoding(data[:_SNIFF_BYTES], is_html=True)
+
+
+def decode_page(data: bytes, *, declared: str | None = None) -> Decoded:
+    """A page's bytes as text: `declared` (from HTTP) or the page's own `<meta>` charset is
+    told to the decoder. Raises `UndecodableError` (a ValueError) with the reason."""
+    return decode(data, declared=declared or declared_charset(data))
+
+
+def read_page(html: str, *, url: str | None = None) -> Page:
+    """The article of an HTML page; `url` is where it came from, when the page does not say.
+    Raises `NoArticleTextError` for a page with no main content."""
+    tree = load_html(html)
+    if tree is None:
+        raise NoArticleTextError
+    if not any(str(text).strip() for text in tree.xpath(_VISIBLE_TEXT)):
+        raise NoArticleTextError(NO_VISIBLE_TEXT)
+    document = trafilatura.bare_extraction(
+        tree,  # copied: the tree is left whole for the metadata
+        url=url,
+        include_comments=False,
+        include_tables=True,
+        # Of the library's settings this one kept every paragraph of the test pages and
+        # dropped most boilerplate; without it, an index page comes out as its menus.
+        favor_precision=True,
+        prune_xpath=_NOT_THE_ARTICLE,
+    )
+    if not isinstance(document, trafilatura.settings.Document) or document.body is None:
+        raise NoArticleTextError
+    # Headings alone are no article: an index page's main content is its section title.
+    if not any(
+        element.tag != "head" and "".join(element.itertext()).strip() for element in document.body
+    ):
+        raise NoArticleTextError
+    lines = (line.strip() for line in (document.text or "").splitlines())
+    text = "\n".join(line for line in lines if line)
+    if not text:
+        raise NoArticleTextError
+    canonical = _first(tree, _CANONICAL) or url
+    return Page(
+        text=text,
+        title=_title(tree),
+        published=_published(tree, canonical),
+        url=canonical,
+        site=_first(tree, _SITE_NAME) or _host(canonical),
+    )
+
+
+# The page's metadata is read here rather than by trafilatura's `extract_metadata`, which
+# also looks for authors, categories, tags and a licence: 7.5 ms of a 100 KB page's 17
+# (benchmarks/extractors.py), for fields that are each one tag. htmldate, which trafilatura
+# uses too, reads the date: <time datetime>, article:published_time, JSON-LD datePublished.
+_CANONICAL: Final = ("//link[@rel='canonical']/@href", "//meta[@property='og:url']/@content")
+_SITE_NAME: Final = ("//meta[@property='og:site_name']/@content",)
+_TITLES: Final = (
+    "//meta[@property='og:title']/@content",
+    "//meta[@name='twitter:title']/@content",
+)
+
+
+def _first(tree: HtmlElement, paths: tuple[str, ...]) -> str | None:
+    for path in paths:
+        for value in tree.xpath(path):
+            if text := " ".join(str(value).split()):
+                return text
+    return None
+
+
+def _title(tree: HtmlElement) -> str | None:
+    """og:title, else the one <h1>, else <title>: the headline, without the site's name that
+    <title> usually appends."""
+    if title := _first(tree, _TITLES):
+        return title
+    headings = tree.xpath("//h1")
+    if len(headings) == 1 and (heading := " ".join(headings[0].text_content().split())):
+        return heading
+    return _first(tree, ("//title/text()",))
+
+
+def _published(tree: HtmlElement, url: str | None) -> date | None:
+    # Page markup only (not `extensive_search`): a date in the prose ("on 3 March") is not the
+    # page's date, and a wrong guess would shift every relative date the article gives.
+    found = htmldate.find_date(tree, url=url, extensive_search=False, original_date=True)
+    return date.fromisoformat(found) if found else None
+
+
+def _host(url: str | None) -> str | None:
+    if not url:
+        return None
+    host = urlsplit(url).hostname
+    return host.removeprefix("www.") if host else None
+
+
+def page_article(
+    page: Page,
+    *,
+    location: str,
+    published: date | None = None,
+    source: str | None = None,
+    url: str | None = None,
+    title: str | None = None,
+    crawled: date | None = None,
+    encoding: str | None = None,
+) -> Article:
+    """The article of `page` (`encoding`: how its bytes were read, if they were bytes). What
+    the archive states (the arguments) wins over what the page says of itself; the crawl date
+    is the last resort for the publication date, and the location names the source when the
+    page names no site."""
+    return Article.from_text(
+        page.text,
+        published=published or page.published or crawled,
+        source=source or page.site or location,
+        url=url or page.url,
+        title=title or page.title,
+        encoding=encoding,
+    )
+
+
+def html_article(
+    data: bytes,
+    *,
+    location: str,
+    declared: str | None = None,
+    url: str | None = None,
+    published: date | None = None,
+    crawled: date | None = None,
+) -> Article:
+    """An HTML page's bytes as an article. Raises a ValueError (undecodable bytes, no main
+    content) or `ArticleError` with the reason it cannot be one."""
+    decoded = decode_page(data, declared=declared)
+    return page_article(
+        read_page(decoded.text, url=url),
+        location=location,
+        url=url,
+        published=published,
+        crawled=crawled,
+        encoding=decoded.encoding,
+    )
+
+
+__all__ = [
+    "NO_ARTICLE_TEXT",
+    "NO_VISIBLE_TEXT",
+    "NoArticleTextError",
+    "Page",
+    "charset_param",
+    "declared_charset",
+    "decode_page",
+    "html_article",
+    "page_article",
+    "read_page",
+]

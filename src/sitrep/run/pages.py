@@ -36,7 +36,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
-from sitrep.model.article import Article
+from sitrep.model.article import Article, split_date_line
 from sitrep.text.encoding import Decoded, decode
 
 # The HTML standard's prescan for a <meta> charset reads the first 1,024 bytes; pages that
@@ -253,26 +253,52 @@ def page_article(
     )
 
 
-def html_article(
-    data: bytes,
-    *,
-    location: str,
-    declared: str | None = None,
-    url: str | None = None,
-    published: date | None = None,
-    crawled: date | None = None,
-) -> Article:
-    """An HTML page's bytes as an article. Raises a ValueError (undecodable bytes, no main
-    content) or `ArticleError` with the reason it cannot be one."""
-    decoded = decode_page(data, declared=declared)
-    return page_article(
-        read_page(decoded.text, url=url),
-        location=location,
-        url=url,
-        published=published,
-        crawled=crawled,
-        encoding=decoded.encoding,
-    )
+@dataclass(frozen=True, slots=True)
+class PageJob:
+    """A web page to reduce to its article, with what its archive says of it: plain data, so
+    that a worker process can be handed it (`sitrep.run.parallel`). `content` is the page's
+    bytes, decoded by the charset `declared` (from HTTP) or its own `<meta>` one, or its text
+    (from a row, `encoding` being how that was read). What the archive states wins over what
+    the page says (`page_article`)."""
+
+    location: str
+    content: bytes | str
+    declared: str | None = None
+    date_line: bool = False  # a leading `date YYYY-MM-DD` line, an archive's own, may come first
+    published: date | None = None
+    crawled: date | None = None
+    source: str | None = None
+    url: str | None = None
+    title: str | None = None
+    encoding: str | None = None
+    article_id: str | None = None  # the id the archive gives, over the hash of the text
+
+    def article(self) -> Article:
+        """The article. Raises a ValueError (undecodable bytes, no main content) or
+        `ArticleError` with the reason the page cannot be one."""
+        encoding: str | None
+        if isinstance(self.content, bytes):
+            decoded = decode_page(self.content, declared=self.declared)
+            html, encoding = decoded.text, decoded.encoding
+        else:
+            html, encoding = self.content, self.encoding
+        published = self.published
+        if self.date_line:
+            stated, html = split_date_line(html)
+            published = published or stated
+        article = page_article(
+            read_page(html, url=self.url),
+            location=self.location,
+            published=published,
+            source=self.source,
+            url=self.url,
+            title=self.title,
+            crawled=self.crawled,
+            encoding=encoding,
+        )
+        if self.article_id is not None:
+            article = article.model_copy(update={"id": self.article_id})
+        return article
 
 
 __all__ = [
@@ -280,10 +306,10 @@ __all__ = [
     "NO_VISIBLE_TEXT",
     "NoArticleTextError",
     "Page",
+    "PageJob",
     "charset_param",
     "declared_charset",
     "decode_page",
-    "html_article",
     "page_article",
     "read_page",
 ]

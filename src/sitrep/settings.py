@@ -233,9 +233,9 @@ DEFAULT_PRICES: Mapping[str, Price] = MappingProxyType(
 
 
 def default_read_workers() -> int:
-    """Processes that reduce web pages to their article: one a core, up to four. Four read
-    some 800 pages a second (BENCHMARKS.md "Reading"), above the request rate of the highest
-    tiers; 1 reads in the batch's own process."""
+    """Processes that reduce web pages to their article: one a core, up to four (each reads
+    some 200 of 100 KB a second, BENCHMARKS.md "Reading"); 1 reads in the batch's own
+    process."""
     return max(1, min(4, os.cpu_count() or 1))
 
 

@@ -82,7 +82,7 @@ def resiliparse_main(html: str) -> str:
 
 
 EXTRACTORS: dict[str, Callable[[str], str]] = {
-    "sitrep (trafilatura, precision, dialogs pruned)": sitrep_text,
+    "sitrep (trafilatura, precision, furniture and dialogs cut first)": sitrep_text,
     "trafilatura, defaults (metadata read)": trafilatura_default,
     "trafilatura, favor_precision": trafilatura_precision,
     "trafilatura, favor_precision, metadata read": trafilatura_precision_metadata,

@@ -482,3 +482,25 @@ def test_progress_counts_inputs_not_read_toward_the_total_count_inputs_gives() -
     with ProgressDisplay(total=5, stream=stream, interval=0.0) as display:
         display.update(BatchProgress(extracted=1, failed=1, not_read=3, elapsed=1.0))
     assert stream.getvalue().startswith("sitrep: 5/5 inputs, 2.0/s, ETA 0 s")
+
+
+def test_the_dry_run_of_web_pages_is_the_same_with_one_read_worker_or_two(tmp_path: Path) -> None:
+    pages = ROOT / "tests" / "data" / "pages"
+    plans = []
+    for workers in ("1", "2"):
+        out = str(tmp_path / f"out-{workers}")
+        code, stdout, _ = _invoke(
+            "run", str(pages), "--out", out, "--dry-run", "--read-workers", workers
+        )
+        assert code == 0
+        plans.append(stdout.replace(out, "OUT"))
+    assert plans[0] == plans[1]
+    assert re.search(r"articles to extract\s+│\s+6", plans[0])
+
+
+def test_read_workers_below_one_is_refused(tmp_path: Path) -> None:
+    code, _, stderr = _invoke(
+        "run", str(tmp_path), "--out", str(tmp_path / "out"), "--read-workers", "0"
+    )
+    assert code == 2
+    assert "--read-workers" in stderr

@@ -183,3 +183,56 @@ def test_read_page_uses_the_given_url_when_the_page_names_none() -> None:
     page = read_page(html, url="https://bornodaily.example/2024/11/07/dalwa/")
     assert page.url == "https://bornodaily.example/2024/11/07/dalwa/"
     assert page.site == "bornodaily.example"
+
+
+_STORY = "".join(
+    f"<p>Gunmen attacked the checkpoint at dawn on day {n}, killing two soldiers and wounding"
+    " four others, a provincial police officer said by telephone.</p>"
+    for n in range(4)
+)
+
+
+def test_a_page_whose_body_class_names_cookies_is_read_not_cut_as_a_banner() -> None:
+    html = (
+        '<html><head><title>t</title></head><body class="cookies-not-set">'
+        f"<article>{_STORY}</article></body></html>"
+    )
+    assert "killing two soldiers" in read_page(html).text
+
+
+def test_navigation_asides_and_footers_never_reach_the_article_text() -> None:
+    html = (
+        "<html><head><title>t</title></head><body>"
+        '<nav><ul><li><a href="/a">Menu entry about a rocket strike</a></li></ul></nav>'
+        f"<main><article>{_STORY}<aside><p>Aside: a car bomb in another city killed nine"
+        " people, officials said on Monday.</p></aside></article></main>"
+        "<footer><p>Footer: all rights reserved by the example newspaper group.</p></footer>"
+        "</body></html>"
+    )
+    text = read_page(html).text
+    assert text.count("killing two soldiers") == 4
+    assert "Menu entry" not in text
+    assert "Aside:" not in text
+    assert "Footer:" not in text
+
+
+def test_metadata_is_read_from_the_furniture_that_extraction_cuts() -> None:
+    # The date is stated only in the page's JSON-LD and its footer: both cut before extraction.
+    html = (
+        '<html><head><title>t</title><script type="application/ld+json">'
+        '{"@type": "NewsArticle", "datePublished": "2024-05-06T08:00:00Z"}</script></head>'
+        f"<body><article><h1>Checkpoint attacked</h1>{_STORY}</article>"
+        "<footer>Footer text</footer></body></html>"
+    )
+    page = read_page(html)
+    assert (page.title, page.published) == ("Checkpoint attacked", date(2024, 5, 6))
+
+
+def test_a_page_whose_only_text_is_its_menu_has_visible_text_but_no_article() -> None:
+    html = (
+        "<html><head><title>t</title></head><body><nav><ul>"
+        + "".join(f'<li><a href="/s{n}">Section {n}</a></li>' for n in range(30))
+        + "</ul></nav></body></html>"
+    )
+    with pytest.raises(ValueError, match="no article text"):
+        read_page(html)

@@ -2,7 +2,8 @@
 
     ModelConfig   which model to ask and how (endpoint, output mode, limits, re-ask budget)
     RetryPolicy   how long to keep trying through transport faults
-    BatchOptions  how a batch runs (concurrency, rate limits, cost ceiling, prices, cache)
+    BatchOptions  how a batch runs (concurrency, rate limits, cost ceiling, prices, cache,
+                  the processes that read web pages)
 
 None of them holds a credential, so each is safe to log. The command line takes its defaults
 from here rather than repeating them.
@@ -10,6 +11,7 @@ from here rather than repeating them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -230,6 +232,13 @@ DEFAULT_PRICES: Mapping[str, Price] = MappingProxyType(
 )
 
 
+def default_read_workers() -> int:
+    """Processes that reduce web pages to their article: one a core, up to four (each reads
+    some 200 of 100 KB a second, BENCHMARKS.md "Reading"); 1 reads in the batch's own
+    process."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 @dataclass(frozen=True, slots=True)
 class BatchOptions:
     concurrency: int = 16  # requests in flight at once
@@ -240,6 +249,7 @@ class BatchOptions:
     prices: Mapping[str, Price] = field(default_factory=lambda: dict(DEFAULT_PRICES))
     expected_output_tokens: int = 1000  # for budgets before a response says how many it used
     use_cache: bool = True  # serve identical requests from earlier answers
+    read_workers: int = field(default_factory=default_read_workers)  # 1: read in this process
 
 
 Value = TypeVar("Value")

@@ -145,6 +145,13 @@ def extract(
 @click.option("--retry-failed", is_flag=True, help="Try articles that failed before again.")
 @click.option("--dry-run", is_flag=True, help="Count articles, tokens and cost; send nothing.")
 @click.option("--no-cache", is_flag=True, help="Do not answer identical requests from earlier.")
+@click.option(
+    "--read-workers",
+    type=click.IntRange(1, 256),
+    default=_BATCH_DEFAULTS.read_workers,
+    show_default="one a core, up to 4",
+    help="Processes that reduce web pages and WARC responses to their article; 1: in this one.",
+)
 def run(
     archives: tuple[Path, ...],
     out_dir: Path,
@@ -158,6 +165,7 @@ def run(
     retry_failed: bool,
     dry_run: bool,
     no_cache: bool,
+    read_workers: int,
 ) -> None:
     """Extract every article in ARCHIVES (directories, .txt, .md, .html, .jsonl, .csv, each
     also gzipped; any encoding) into --out.
@@ -182,13 +190,19 @@ def run(
         retry_failed=retry_failed,
         prices=table,
         use_cache=not no_cache,
+        read_workers=read_workers,
     )
     if max_cost is not None and price_for(config.model, table) is None:
         fail(f"--max-cost needs a price for {config.model}: pass --prices FILE", code=2)
     console = Console()
     if dry_run:
         try:
-            plan = plan_batch(read_archives(archives), config, out_dir=out_dir, options=options)
+            plan = plan_batch(
+                read_archives(archives, workers=read_workers),
+                config,
+                out_dir=out_dir,
+                options=options,
+            )
         except ConfigurationError as exc:
             fail(str(exc), code=2)
         console.print(plan_table(plan))
@@ -251,16 +265,20 @@ async def _run_until_interrupted(
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, interrupt)
     loop.add_signal_handler(signal.SIGTERM, interrupt)
-    return await run_batch(
-        read_archives(archives),
-        config,
-        api_key=api_key,
-        out_dir=out_dir,
-        options=options,
-        transport=transport,
-        stop=stop,
-        on_progress=on_progress,
-    )
+    inputs = read_archives(archives, workers=options.read_workers)
+    try:
+        return await run_batch(
+            inputs,
+            config,
+            api_key=api_key,
+            out_dir=out_dir,
+            options=options,
+            transport=transport,
+            stop=stop,
+            on_progress=on_progress,
+        )
+    finally:
+        inputs.close()  # stops the processes reading pages
 
 
 @main.command(name="export")

@@ -12,6 +12,13 @@ headings as if they were an article.
 Bytes are decoded by `sitrep.text.encoding.decode`, told the charset the page declares: the
 HTTP `Content-Type` header when there is one (a WARC record), else the `<meta>` charset of the
 page's first bytes, as a browser does.
+
+The page is parsed once. Its metadata is read from the whole tree; then the furniture no
+article is ever in (scripts, styles, SVG, navigation, asides, footers, embedded media, dialogs)
+is cut out before trafilatura sees it. trafilatura drops those elements itself, but only after
+running its XPath rules and its fallback extractors (readability, jusText) over the whole tree:
+on a 100 KB page with a menu of hundreds of links, that costs two thirds of its time
+(benchmarks/extractors.py, BENCHMARKS.md "Reading").
 """
 
 from __future__ import annotations
@@ -25,10 +32,11 @@ from urllib.parse import urlsplit
 import htmldate
 import trafilatura
 from bs4.dammit import EncodingDetector
+from lxml import etree
 from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
-from sitrep.model.article import Article
+from sitrep.model.article import Article, split_date_line
 from sitrep.text.encoding import Decoded, decode
 
 # The HTML standard's prescan for a <meta> charset reads the first 1,024 bytes; pages that
@@ -37,16 +45,38 @@ _SNIFF_BYTES: Final = 2048
 
 NO_ARTICLE_TEXT: Final = "no article text in the page: main-content extraction found nothing"
 NO_VISIBLE_TEXT: Final = "the page has no visible text, only markup"
-# Text a reader sees: none in the head, code, styles or templates (a fragment has no body).
-_VISIBLE_TEXT: Final = (
-    "//text()[not(ancestor::head or ancestor::title or ancestor::script or ancestor::style"
-    " or ancestor::noscript or ancestor::template)]"
+# Text a reader never sees: the head, code, styles, templates (a fragment has no body).
+_INVISIBLE: Final = frozenset({"head", "title", "script", "style", "noscript", "template"})
+# Elements that never hold the article, cut out before extraction. Each is one trafilatura's
+# own cleaning deletes whole (`trafilatura.settings.MANUALLY_CLEANED`), so its main extractor
+# reads the same tree; `<form>` is not among them, since a page can wrap everything in one
+# (trafilatura keeps a form holding most of the page's text).
+_FURNITURE: Final = (
+    "script",
+    "style",
+    "noscript",
+    "svg",
+    "iframe",
+    "nav",
+    "aside",
+    "footer",
+    "object",
+    "embed",
+    "canvas",
+    "video",
+    "audio",
+    "picture",
+    "button",
+    "select",
+    "input",
 )
 
 # Consent banners and pop-ups are dialogs, never the article; trafilatura keeps one that
-# follows the page's footer (tests/data/pages/live-blog.html).
-_NOT_THE_ARTICLE: Final = (
-    "//*[@role='dialog' or @role='alertdialog' or @aria-modal='true'"
+# follows the page's footer (tests/data/pages/live-blog.html). A page's <html> or <body> that
+# names cookies in its class (WordPress's `cookies-not-set`) is the page, not a banner.
+_NOT_THE_ARTICLE: Final = etree.XPath(
+    "//*[not(self::html or self::body)]"
+    "[@role='dialog' or @role='alertdialog' or @aria-modal='true'"
     " or contains(@id, 'cookie') or contains(@class, 'cookie')"
     " or contains(@id, 'consent') or contains(@class, 'consent')]"
 )
@@ -96,17 +126,23 @@ def read_page(html: str, *, url: str | None = None) -> Page:
     tree = load_html(html)
     if tree is None:
         raise NoArticleTextError
-    if not any(str(text).strip() for text in tree.xpath(_VISIBLE_TEXT)):
+    if not _has_visible_text(tree):
         raise NoArticleTextError(NO_VISIBLE_TEXT)
+    # The metadata first, from the whole page: JSON-LD is a script, a date may be in a footer.
+    canonical = _first(tree, _CANONICAL) or url
+    title = _title(tree)
+    published = _published(tree, canonical)
+    site = _first(tree, _SITE_NAME) or _host(canonical)
+    _cut_furniture(tree)
     document = trafilatura.bare_extraction(
-        tree,  # copied: the tree is left whole for the metadata
+        tree,
         url=url,
         include_comments=False,
         include_tables=True,
         # Of the library's settings this one kept every paragraph of the test pages and
-        # dropped most boilerplate; without it, an index page comes out as its menus.
+        # dropped most boilerplate; without it, an index page comes out as its menus. The
+        # fallback extractors stay on (no `fast`): without them a live blog loses paragraphs.
         favor_precision=True,
-        prune_xpath=_NOT_THE_ARTICLE,
     )
     if not isinstance(document, trafilatura.settings.Document) or document.body is None:
         raise NoArticleTextError
@@ -119,14 +155,32 @@ def read_page(html: str, *, url: str | None = None) -> Page:
     text = "\n".join(line for line in lines if line)
     if not text:
         raise NoArticleTextError
-    canonical = _first(tree, _CANONICAL) or url
-    return Page(
-        text=text,
-        title=_title(tree),
-        published=_published(tree, canonical),
-        url=canonical,
-        site=_first(tree, _SITE_NAME) or _host(canonical),
+    return Page(text=text, title=title, published=published, url=canonical, site=site)
+
+
+def _has_visible_text(tree: HtmlElement) -> bool:
+    """Whether any text of the page is outside `_INVISIBLE` elements; stops at the first."""
+    for element in tree.iter(etree.Element):
+        if element.text and element.text.strip() and not _invisible(element):
+            return True
+        tail, parent = element.tail, element.getparent()
+        if tail and tail.strip() and parent is not None and not _invisible(parent):
+            return True
+    return False
+
+
+def _invisible(element: HtmlElement) -> bool:
+    return element.tag in _INVISIBLE or any(
+        ancestor.tag in _INVISIBLE for ancestor in element.iterancestors()
     )
+
+
+def _cut_furniture(tree: HtmlElement) -> None:
+    """Cut `_FURNITURE` and dialogs out of `tree`, keeping the text that follows each."""
+    etree.strip_elements(tree, *_FURNITURE, with_tail=False)
+    for element in _NOT_THE_ARTICLE(tree):
+        if element.getparent() is not None:  # the root is never cut
+            element.drop_tree()
 
 
 # The page's metadata is read here rather than by trafilatura's `extract_metadata`, which
@@ -199,26 +253,52 @@ def page_article(
     )
 
 
-def html_article(
-    data: bytes,
-    *,
-    location: str,
-    declared: str | None = None,
-    url: str | None = None,
-    published: date | None = None,
-    crawled: date | None = None,
-) -> Article:
-    """An HTML page's bytes as an article. Raises a ValueError (undecodable bytes, no main
-    content) or `ArticleError` with the reason it cannot be one."""
-    decoded = decode_page(data, declared=declared)
-    return page_article(
-        read_page(decoded.text, url=url),
-        location=location,
-        url=url,
-        published=published,
-        crawled=crawled,
-        encoding=decoded.encoding,
-    )
+@dataclass(frozen=True, slots=True)
+class PageJob:
+    """A web page to reduce to its article, with what its archive says of it: plain data, so
+    that a worker process can be handed it (`sitrep.run.parallel`). `content` is the page's
+    bytes, decoded by the charset `declared` (from HTTP) or its own `<meta>` one, or its text
+    (from a row, `encoding` being how that was read). What the archive states wins over what
+    the page says (`page_article`)."""
+
+    location: str
+    content: bytes | str
+    declared: str | None = None
+    date_line: bool = False  # a leading `date YYYY-MM-DD` line, an archive's own, may come first
+    published: date | None = None
+    crawled: date | None = None
+    source: str | None = None
+    url: str | None = None
+    title: str | None = None
+    encoding: str | None = None
+    article_id: str | None = None  # the id the archive gives, over the hash of the text
+
+    def article(self) -> Article:
+        """The article. Raises a ValueError (undecodable bytes, no main content) or
+        `ArticleError` with the reason the page cannot be one."""
+        encoding: str | None
+        if isinstance(self.content, bytes):
+            decoded = decode_page(self.content, declared=self.declared)
+            html, encoding = decoded.text, decoded.encoding
+        else:
+            html, encoding = self.content, self.encoding
+        published = self.published
+        if self.date_line:
+            stated, html = split_date_line(html)
+            published = published or stated
+        article = page_article(
+            read_page(html, url=self.url),
+            location=self.location,
+            published=published,
+            source=self.source,
+            url=self.url,
+            title=self.title,
+            crawled=self.crawled,
+            encoding=encoding,
+        )
+        if self.article_id is not None:
+            article = article.model_copy(update={"id": self.article_id})
+        return article
 
 
 __all__ = [
@@ -226,10 +306,10 @@ __all__ = [
     "NO_VISIBLE_TEXT",
     "NoArticleTextError",
     "Page",
+    "PageJob",
     "charset_param",
     "declared_charset",
     "decode_page",
-    "html_article",
     "page_article",
     "read_page",
 ]

@@ -35,7 +35,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -43,7 +43,8 @@ from typing import Any
 
 from sitrep.errors import ArticleError
 from sitrep.model.article import Article, split_date_line
-from sitrep.run import pages
+from sitrep.run.pages import PageJob
+from sitrep.run.parallel import ordered_map
 from sitrep.run.streams import (
     SAMPLE_BYTES,
     STREAM_ERRORS,
@@ -96,7 +97,21 @@ def most_first(kinds: Mapping[str, int]) -> dict[str, int]:
     return dict(sorted(kinds.items(), key=lambda kind: (-kind[1], kind[0])))
 
 
-def read_archives(paths: Iterable[Path]) -> Iterator[InputItem]:
+def read_archives(paths: Iterable[Path], *, workers: int = 1) -> Generator[InputItem, None, None]:
+    """Every input of the archives at `paths`, in order. Web pages are reduced to their
+    article in `workers` processes (`sitrep.run.parallel`; 1: in this one), a few ahead of
+    the input being yielded; the items are the same, in the same order, for any number.
+    Closing the generator stops the workers."""
+    return ordered_map(
+        _entries(paths), _read_page, job_type=PageJob, failed=_page_failed, workers=workers
+    )
+
+
+# What `read_archives` yields, before the pages among it are read.
+_Entry = InputItem | PageJob
+
+
+def _entries(paths: Iterable[Path]) -> Iterator[_Entry]:
     for path in paths:
         if path.is_dir():
             for entry in _walk(path):
@@ -105,6 +120,22 @@ def read_archives(paths: Iterable[Path]) -> Iterator[InputItem]:
             yield InputItem(str(path), error="no such file or directory")
         else:
             yield from _read_file(path)
+
+
+def _read_page(page: PageJob) -> InputItem:
+    """A web page as its article, or the reason it is none; run in a worker process too."""
+    try:
+        return InputItem(page.location, article=page.article())
+    except (ArticleError, ValueError) as exc:
+        return InputItem(page.location, error=str(exc))
+
+
+def _page_failed(page: PageJob, exc: Exception) -> InputItem:
+    """A page whose reading raised what no page should (a fault in the HTML libraries), or
+    whose worker process died: that page fails, and the run goes on."""
+    return InputItem(
+        page.location, error=f"the page could not be read: {exc or type(exc).__name__}"
+    )
 
 
 def count_inputs(paths: Iterable[Path]) -> int:
@@ -163,7 +194,7 @@ def _not_read(name: str) -> str | None:
     return f"{suffix} files" if suffix else "files with no suffix"
 
 
-def _read_file(path: Path) -> Iterator[InputItem]:
+def _read_file(path: Path) -> Iterator[_Entry]:
     found = _format_of(path.name)
     if found is None:
         suffix = path.suffix.lower() or "no suffix"
@@ -177,7 +208,7 @@ def _count_file(path: Path) -> int:
     return 1 if found is None else found.count(path)
 
 
-def _read_text_file(path: Path) -> Iterator[InputItem]:
+def _read_text_file(path: Path) -> Iterator[_Entry]:
     location = str(path)
     try:
         with open_binary(path) as stream:
@@ -186,7 +217,8 @@ def _read_text_file(path: Path) -> Iterator[InputItem]:
         yield InputItem(location, error=unreadable(exc))
         return
     if path.name.lower().removesuffix(".gz").endswith(HTML_SUFFIXES) or _looks_like_html(data):
-        yield _read_page(location, data)
+        # A leading `date YYYY-MM-DD` line (an archive's own) may come before the page.
+        yield PageJob(location, data, date_line=True)
         return
     try:
         yield InputItem(location, article=Article.from_bytes(data, source=location))
@@ -194,34 +226,22 @@ def _read_text_file(path: Path) -> Iterator[InputItem]:
         yield InputItem(location, error=str(exc))
 
 
-def _read_page(location: str, data: bytes) -> InputItem:
-    """A saved web page: its bytes decoded by the charset it declares, a leading
-    `date YYYY-MM-DD` line (an archive's own) first, then its article."""
-    try:
-        decoded = pages.decode_page(data)
-        stated, html = split_date_line(decoded.text)
-        article = pages.page_article(
-            pages.read_page(html), location=location, published=stated, encoding=decoded.encoding
-        )
-    except (ArticleError, ValueError) as exc:
-        return InputItem(location, error=str(exc))
-    return InputItem(location, article=article)
-
-
-def _read_warc(path: Path) -> Iterator[InputItem]:
+def _read_warc(path: Path) -> Iterator[_Entry]:
     for entry in read_warc(path):
         location = f"{path}:offset {entry.offset}"
-        if entry.skipped is not None:
+        if entry.page is not None:
+            yield entry.page
+        elif entry.skipped is not None:
             yield InputItem.skip(location, entry.skipped)
         else:
-            yield InputItem(location, article=entry.article, error=entry.error)
+            yield InputItem(location, error=entry.error)
 
 
 def _looks_like_html(data: bytes) -> bool:
     return _LOOKS_LIKE_HTML.match(data[:1024].decode("latin-1")) is not None
 
 
-def _read_jsonl(path: Path) -> Iterator[InputItem]:
+def _read_jsonl(path: Path) -> Iterator[_Entry]:
     for entry in jsonl_lines(path):
         if entry.problem is not None:
             yield InputItem(entry.location, error=entry.problem)
@@ -241,7 +261,7 @@ def _count_lines(path: Path) -> int:
     return sum(1 for _ in jsonl_lines(path))
 
 
-def _read_csv(path: Path) -> Iterator[InputItem]:
+def _read_csv(path: Path) -> Iterator[_Entry]:
     for entry in csv_rows(path):
         if entry.problem is not None:
             yield InputItem(entry.location, error=entry.problem)
@@ -260,36 +280,37 @@ def _from_fields(
     published: date | None = None,
     encoding: str | None = None,
     noun: str = "key",
-) -> InputItem:
+) -> _Entry:
+    """A row's or object's input: its article, or its page to read, or why it is neither."""
     if (problem := _text_problem(fields, noun)) is not None:
         return InputItem(location, error=problem)
     text: str = fields["text"]
+    given_id = _optional(fields.get("id"))
     try:
         stated, text = split_date_line(text)
         published = _date(fields.get("published")) or published or stated
         source, url, title = (_optional(fields.get(key)) for key in ("source", "url", "title"))
         if _LOOKS_LIKE_HTML.match(text):
-            article = pages.page_article(
-                pages.read_page(text, url=url),
-                location=location,
+            return PageJob(
+                location,
+                text,
                 published=published,
                 source=source,
                 url=url,
                 title=title,
                 encoding=encoding,
+                article_id=given_id,
             )
-        else:
-            article = Article.from_text(
-                text,
-                published=published,
-                source=source or location,
-                url=url,
-                title=title,
-                encoding=encoding,
-            )
+        article = Article.from_text(
+            text,
+            published=published,
+            source=source or location,
+            url=url,
+            title=title,
+            encoding=encoding,
+        )
     except (ArticleError, ValueError) as exc:
         return InputItem(location, error=str(exc))
-    given_id = _optional(fields.get("id"))
     if given_id is not None:
         article = article.model_copy(update={"id": given_id})
     return InputItem(location, article=article)
@@ -357,7 +378,7 @@ class _Format:
     """A file type: the name endings that say it, how to read it, how to count its inputs."""
 
     suffixes: tuple[str, ...]
-    read: Callable[[Path], Iterator[InputItem]]
+    read: Callable[[Path], Iterator[_Entry]]
     count: Callable[[Path], int]
 
 
@@ -388,7 +409,7 @@ def _gzip_format(path: Path) -> _Format | InputItem:
     return _TEXT
 
 
-def _read_gzip(path: Path) -> Iterator[InputItem]:
+def _read_gzip(path: Path) -> Iterator[_Entry]:
     found = _gzip_format(path)
     yield from (found,) if isinstance(found, InputItem) else found.read(path)
 

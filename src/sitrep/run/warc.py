@@ -35,9 +35,7 @@ from warcio.archiveiterator import WARCIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeadersParserException
 
-from sitrep.errors import ArticleError
-from sitrep.model.article import Article
-from sitrep.run.pages import charset_param, html_article
+from sitrep.run.pages import PageJob, charset_param
 
 WARC_SUFFIXES: Final = (".warc", ".warc.gz")
 _HTML_TYPES: Final = frozenset({"text/html", "application/xhtml+xml"})
@@ -58,16 +56,17 @@ _STREAM_FAULTS: Final = (
 
 @dataclass(frozen=True, slots=True)
 class WarcEntry:
-    """One record: its article, why it is not one (`error`), or the kind it was skipped as."""
+    """One record: its page, to be read as an article (`PageJob.article`, in this process or
+    a worker), why it is not one (`error`), or the kind it was skipped as."""
 
     offset: int
-    article: Article | None = None
+    page: PageJob | None = None
     error: str | None = None
     skipped: str | None = None
 
 
 def read_warc(path: Path) -> Iterator[WarcEntry]:
-    """One entry per record of the WARC file at `path`, HTML pages read as articles."""
+    """One entry per record of the WARC file at `path`, each HTML page a `PageJob`."""
     return _entries(path, read_pages=True)
 
 
@@ -163,17 +162,14 @@ def _skipped_kind(record: Any) -> str | None:
 
 def _page(location: str, offset: int, record: Any, body: bytes) -> WarcEntry:
     headers = record.rec_headers
-    try:
-        article = html_article(
-            body,
-            location=location,
-            declared=charset_param(record.http_headers.get_header("Content-Type")),
-            url=headers.get_header("WARC-Target-URI"),
-            crawled=_warc_date(headers.get_header("WARC-Date")),
-        )
-    except (ArticleError, ValueError) as exc:
-        return WarcEntry(offset, error=str(exc))
-    return WarcEntry(offset, article=article)
+    page = PageJob(
+        location,
+        body,
+        declared=charset_param(record.http_headers.get_header("Content-Type")),
+        url=headers.get_header("WARC-Target-URI"),
+        crawled=_warc_date(headers.get_header("WARC-Date")),
+    )
+    return WarcEntry(offset, page=page)
 
 
 def _warc_date(value: str | None) -> date | None:

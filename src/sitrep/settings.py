@@ -40,6 +40,9 @@ CHUNK_CHARS = 40_000
 CHUNK_OVERLAP = 1_500
 # Less than a few paragraphs a chunk cuts most incidents in two.
 MIN_CHUNK_CHARS = 1_000
+# The `ModelConfig.prompt_cache_key` that stands for a key derived from the model, the output
+# mode and the prompt version.
+PROMPT_CACHE_KEY_AUTO = "auto"
 
 
 class OutputMode(StrEnum):
@@ -130,6 +133,11 @@ class ModelConfig:
     chunk_chars: int = CHUNK_CHARS
     # Taken as a quarter of a chunk when larger, so that each chunk reads mostly new text.
     chunk_overlap: int = CHUNK_OVERLAP
+    # OpenAI's `prompt_cache_key`, sent with every request when set: requests with the same
+    # key and prefix are routed to the same prompt cache. PROMPT_CACHE_KEY_AUTO ("auto") is a
+    # key derived from the model, the output mode and the prompt version. None sends no such
+    # field: not every compatible server accepts it.
+    prompt_cache_key: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def __post_init__(self) -> None:
@@ -148,6 +156,10 @@ class ModelConfig:
             )
         if self.chunk_overlap < 0:
             raise ConfigurationError("chunk_overlap cannot be negative")
+        if self.prompt_cache_key is not None and not self.prompt_cache_key.strip():
+            raise ConfigurationError(
+                "prompt_cache_key cannot be blank: give a key, 'auto', or leave it unset"
+            )
         if self.request_timeout is not None and self.request_timeout <= 0:
             raise ConfigurationError("request_timeout must be positive")
         if self.context_window is not None and self.context_window <= self.max_output_tokens:
@@ -203,31 +215,50 @@ class ModelConfig:
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """US dollars per million tokens."""
+    """US dollars per million tokens: input, output, and cached input (prompt tokens the
+    server answered from its prompt cache). Without a cached rate, cached tokens cost input."""
 
     input_per_million: float
     output_per_million: float
+    cached_input_per_million: float | None = None
 
-    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+    @property
+    def cached_rate(self) -> float:
+        """Dollars per million cached input tokens."""
+        if self.cached_input_per_million is None:
+            return self.input_per_million
+        return self.cached_input_per_million
+
+    def cost(self, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> float:
+        """The cost of a call: its uncached prompt tokens at the input rate, its cached ones
+        (part of `prompt_tokens`) at the cached rate, its completion at the output rate."""
+        cached = min(cached_tokens, prompt_tokens)
         return (
-            prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million
+            (prompt_tokens - cached) * self.input_per_million
+            + cached * self.cached_rate
+            + completion_tokens * self.output_per_million
         ) / 1_000_000
 
+    def saving(self, cached_tokens: int) -> float:
+        """What `cached_tokens` would have cost at the input rate, less what they cost."""
+        return cached_tokens * (self.input_per_million - self.cached_rate) / 1_000_000
 
-# OpenAI's published list prices for standard processing (August 2025). A dated model name
-# ("gpt-4.1-mini-2025-04-14") takes the price of the longest listed name it starts with.
+
+# OpenAI's published list prices for standard processing (input, output, cached input;
+# August 2025). A dated model name ("gpt-4.1-mini-2025-04-14") takes the price of the longest
+# listed name it starts with.
 DEFAULT_PRICES: Mapping[str, Price] = MappingProxyType(
     {
-        "gpt-5": Price(1.25, 10.00),
-        "gpt-5-mini": Price(0.25, 2.00),
-        "gpt-5-nano": Price(0.05, 0.40),
-        "gpt-4.1": Price(2.00, 8.00),
-        "gpt-4.1-mini": Price(0.40, 1.60),
-        "gpt-4.1-nano": Price(0.10, 0.40),
-        "gpt-4o": Price(2.50, 10.00),
-        "gpt-4o-mini": Price(0.15, 0.60),
-        "o4-mini": Price(1.10, 4.40),
-        "o3": Price(2.00, 8.00),
+        "gpt-5": Price(1.25, 10.00, 0.125),
+        "gpt-5-mini": Price(0.25, 2.00, 0.025),
+        "gpt-5-nano": Price(0.05, 0.40, 0.005),
+        "gpt-4.1": Price(2.00, 8.00, 0.50),
+        "gpt-4.1-mini": Price(0.40, 1.60, 0.10),
+        "gpt-4.1-nano": Price(0.10, 0.40, 0.025),
+        "gpt-4o": Price(2.50, 10.00, 1.25),
+        "gpt-4o-mini": Price(0.15, 0.60, 0.075),
+        "o4-mini": Price(1.10, 4.40, 0.275),
+        "o3": Price(2.00, 8.00, 0.50),
     }
 )
 

@@ -111,6 +111,7 @@ def summary_table(summary: BatchSummary) -> Table:
         ("incidents", run.incidents, None),
         ("statistics", run.statistics, None),
         ("prompt tokens", run.prompt_tokens, None),
+        ("  cached (served from the prompt cache)", run.cached_tokens, None),
         ("completion tokens", run.completion_tokens, None),
         ("rate-limited responses", run.rate_limited, None),
     ]
@@ -121,6 +122,7 @@ def summary_table(summary: BatchSummary) -> Table:
     for label, now, total in outputs:
         table.add_row(label, f"{now:,}", "" if total is None else f"{total:,}")
     table.add_row("estimated cost", _money(run.cost), "")
+    table.add_row("  saved by the prompt cache", _money(run.cache_saving), "")
     table.add_row("time", f"{run.elapsed:,.1f} s", "")
     table.caption = f"outputs in {summary.output_dir}"
     if summary.stopped is not None:
@@ -174,8 +176,16 @@ def plan_table(plan: BatchPlan) -> Table:
         (f"prompt tokens ({tokens})", f"{plan.prompt_tokens:,}"),
         ("completion tokens (expected)", f"{plan.completion_tokens:,}"),
         ("estimated cost", _money(plan.cost)),
+        (
+            f"  with prompt caching ({plan.cacheable_tokens:,} prompt tokens cached)",
+            _money(plan.cost_cached),
+        ),
     ):
         table.add_row(label, value)
+    table.caption = (
+        "with prompt caching: the static prefix of every request after the first from the "
+        "cache (OpenAI's rule: 1,024 tokens or more, in 128-token steps)"
+    )
     return table
 
 

@@ -133,6 +133,15 @@ def model_options(command: Callable[..., None]) -> Callable[..., None]:
             help="Characters neighbouring chunks share, at most a quarter of --chunk-chars.",
         ),
         click.option(
+            "--prompt-cache-key",
+            default=_MODEL_DEFAULTS.prompt_cache_key,
+            metavar="KEY",
+            help="Send OpenAI's prompt_cache_key with every request, so that requests sharing "
+            "the static prefix go to the same prompt cache; 'auto' derives the key from the "
+            "model and the prompt version. Not every compatible server accepts the field: "
+            "leave it out for those. Off unless given.",
+        ),
+        click.option(
             "--replay",
             type=click.Path(exists=True, file_okay=False, path_type=Path),
             help="Answer from the recorded responses in this directory; nothing is sent.",
@@ -164,6 +173,7 @@ _MODEL_OPTIONS = (
     "max_article_chars",
     "chunk_chars",
     "chunk_overlap",
+    "prompt_cache_key",
 )
 
 
@@ -182,6 +192,7 @@ def _config(
     max_article_chars: int,
     chunk_chars: int,
     chunk_overlap: int,
+    prompt_cache_key: str | None,
 ) -> ModelConfig:
     try:
         return ModelConfig(
@@ -198,6 +209,7 @@ def _config(
             max_article_chars=max_article_chars,
             chunk_chars=chunk_chars,
             chunk_overlap=chunk_overlap,
+            prompt_cache_key=prompt_cache_key,
         )
     except ConfigurationError as exc:
         fail(str(exc), code=2)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import json
 from collections.abc import Mapping
 from datetime import date
@@ -29,7 +30,7 @@ from sitrep.extract.prompts import TOOL_NAME, PromptSet, default_prompt_dir, loa
 from sitrep.model.article import Article
 from sitrep.model.drafts import DraftExtraction
 from sitrep.model.usage import CHARS_PER_TOKEN
-from sitrep.settings import ModelConfig, OutputMode
+from sitrep.settings import PROMPT_CACHE_KEY_AUTO, ModelConfig, OutputMode
 from sitrep.text.chunks import Chunk, split_text
 
 # Tokens a chat template adds around each message (role markers, separators), roughly.
@@ -52,7 +53,7 @@ class RequestBuilder:
     def __init__(self, config: ModelConfig, prompts: PromptSet | None = None) -> None:
         self.config = config
         self.prompts = prompts or load_prompts(default_prompt_dir(config.prompt_profile))
-        self._static = _static_request(config)
+        self._static = _static_request(config, self._cache_key())
         if config.mode is OutputMode.JSON_OBJECT:
             self._system = self.prompts.system_with_schema(draft_schema()["parameters"])
         else:
@@ -69,6 +70,22 @@ class RequestBuilder:
     def system(self) -> str:
         """The system message every request starts with."""
         return self._system
+
+    def _cache_key(self) -> str | None:
+        key = self.config.prompt_cache_key
+        if key != PROMPT_CACHE_KEY_AUTO:
+            return key
+        named = f"{self.config.model}\n{self.config.mode}\n{self.prompts.version}"
+        return "sitrep-" + hashlib.sha256(named.encode()).hexdigest()[:16]
+
+    @functools.cached_property
+    def user_prefix(self) -> str:
+        """The start of every article's user message, before anything of the article (its
+        date comes first): with the static fields and the system message, the prefix of
+        every request's body that a prompt cache can serve."""
+        marker = "\x00"
+        rendered = self.prompts.user.render(published=marker, text=marker, part=None)
+        return rendered[: rendered.index(marker)]
 
     def build(self, article: Article, chunk: Chunk | None = None) -> dict[str, Any]:
         """The request body for `article`, or for one of its `chunks`; raises `ArticleError` if
@@ -215,13 +232,15 @@ def draft_schema() -> dict[str, Any]:
     return function_schema(DraftExtraction)
 
 
-def _static_request(config: ModelConfig) -> dict[str, Any]:
+def _static_request(config: ModelConfig, cache_key: str | None) -> dict[str, Any]:
     request: dict[str, Any] = {
         "model": config.model,
         config.cap_field.value: config.max_output_tokens,
     }
     if config.temperature is not None:
         request["temperature"] = config.temperature
+    if cache_key is not None:  # never sent unless asked for: not every server accepts it
+        request["prompt_cache_key"] = cache_key
     schema = draft_schema()
     if config.mode is OutputMode.TOOLS:
         request["tools"] = [{"type": "function", "function": schema}]

@@ -1,7 +1,9 @@
 """The budget: prices, estimates and the cost ceiling, before, while and after a batch runs.
 
 Prices are US dollars per million tokens (`sitrep.settings.DEFAULT_PRICES`, OpenAI's list
-prices; pass your own table for other models, contracts or endpoints). A dated model name
+prices; pass your own table for other models, contracts or endpoints). Prompt tokens the
+server answered from its prompt cache are charged at the cached input rate, or at the input
+rate when the table has none. A dated model name
 ("gpt-4.1-mini-2025-04-14") takes the price of the longest listed name it starts with.
 
 Before an article is sent its cost is estimated from its length and the fixed part of every
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from sitrep.errors import ArticleError, ConfigurationError
 from sitrep.model.article import Article
@@ -34,19 +37,27 @@ def price_for(model: str, prices: Mapping[str, Price] = DEFAULT_PRICES) -> Price
 
 
 def load_prices(path: Path) -> dict[str, Price]:
-    """Read `{"model": {"input": 0.4, "output": 1.6}, ...}` (dollars per million tokens)."""
+    """Read `{"model": {"input": 0.4, "output": 1.6, "cached_input": 0.1}, ...}` (dollars per
+    million tokens). `cached_input` may be left out: cached tokens are then priced as input."""
     try:
         raw = json.loads(path.read_text("utf-8"))
-        return {
-            str(model): Price(float(entry["input"]), float(entry["output"]))
-            for model, entry in raw.items()
-        }
+        return {str(model): _price(entry) for model, entry in raw.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigurationError(
             f"cannot read prices from {path}: expected "
-            '{"model": {"input": <$ per 1M>, "output": <$ per 1M>}} '
+            '{"model": {"input": <$ per 1M>, "output": <$ per 1M>, '
+            '"cached_input": <$ per 1M, optional>}} '
             f"({type(exc).__name__}: {exc})"
         ) from exc
+
+
+def _price(entry: Mapping[str, Any]) -> Price:
+    cached = entry.get("cached_input")
+    return Price(
+        float(entry["input"]),
+        float(entry["output"]),
+        None if cached is None else float(cached),
+    )
 
 
 def token_counter(model: str) -> tuple[Callable[[str], int], bool]:
@@ -87,6 +98,12 @@ class Budget:
         """Spent so far in US dollars; None when the model has no price."""
         return self.spent if self.price is not None else None
 
+    @property
+    def cache_saving(self) -> float | None:
+        """What the prompt cache saved so far: the cached tokens at the input rate, less
+        what they cost at the cached rate; None when the model has no price."""
+        return self.price.saving(self.usage.cached_tokens) if self.price is not None else None
+
     def estimate(self, article: Article) -> float:
         """The expected cost of extracting `article` (0 without a price)."""
         if self.price is None:
@@ -117,6 +134,6 @@ class Budget:
         self.usage = self.usage + usage
         if self.price is None:
             return None
-        cost = self.price.cost(usage.prompt_tokens, usage.completion_tokens)
+        cost = self.price.cost(usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens)
         self.spent += cost
         return cost

@@ -135,6 +135,14 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        # Of a call's prompt tokens, those the server answered from its prompt cache (billed
+        # at the cached rate); NULL for calls logged before, and where the usage is unknown.
+        "0008_cached_tokens",
+        """
+        ALTER TABLE calls ADD COLUMN cached_tokens INTEGER;
+        """,
+    ),
 )
 
 
@@ -383,8 +391,8 @@ class Ledger:
         self._write(
             """INSERT INTO calls (article_id, request_hash, status, latency_ms, prompt_tokens,
                completion_tokens, request_id, from_cache, response, created_at, model,
-               prompt_version, schema_version, outcome)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               prompt_version, schema_version, outcome, cached_tokens)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 call.article_id,
                 call.request_hash,
@@ -400,6 +408,7 @@ class Ledger:
                 call.prompt_version,
                 call.schema_version,
                 call.outcome,
+                call.cached_tokens,
             ),
         )
 
@@ -422,7 +431,7 @@ class Ledger:
         rows = self._db.execute(
             """SELECT article_id, request_hash, status, latency_ms, prompt_tokens,
                completion_tokens, request_id, response, from_cache, model, prompt_version,
-               schema_version, outcome
+               schema_version, outcome, cached_tokens
                FROM calls WHERE article_id = ? ORDER BY id""",
             (article_id,),
         )
@@ -441,6 +450,7 @@ class Ledger:
                 r[10],
                 r[11],
                 r[12],
+                r[13],
             )
             for r in rows
         ]

@@ -4,6 +4,12 @@ Requests are built exactly as the run would build them (`RequestBuilder`), with 
 no key: one per article, or one per chunk of an article too long for one request. Prompt tokens
 are counted with the model's tokenizer when tiktoken can load it, else estimated
 (`sitrep.run.budget.token_counter`).
+
+The cost is given twice: as if nothing were cached, and with prompt caching, where every
+request after the first has its static prefix (everything before the article: the schema, the
+system message, the user message up to the article's date) served from the cache, by OpenAI's
+rule (`sitrep.model.usage.cacheable_tokens`: 1,024 tokens at least, in 128-token increments).
+That is an estimate: a cache entry lasts minutes, and a server that has none caches nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from pathlib import Path
 from sitrep.errors import ArticleError, ContextOverflowError
 from sitrep.extract.request import RequestBuilder
 from sitrep.model.article import Article
+from sitrep.model.usage import cacheable_tokens
 from sitrep.run.budget import price_for, token_counter
 from sitrep.run.ledger import LEDGER_NAME, ArticleStatus, Ledger
 from sitrep.run.readers import InputItem, most_first
@@ -39,7 +46,11 @@ class BatchPlan:
     prompt_tokens: int
     completion_tokens: int  # expected: `expected_output_tokens` per request
     cost: float | None  # None when the model has no price
-    exact_tokens: bool  # counted with the model's tokenizer, not estimated
+    exact_tokens: bool
+    # Of prompt_tokens, those the prompt cache would serve: the static prefix of every request
+    # after the first (`cacheable_tokens`), and the cost with them at the cached rate.
+    cacheable_tokens: int = 0
+    cost_cached: float | None = None  # counted with the model's tokenizer, not estimated
     not_read: Mapping[str, int] = field(default_factory=dict)  # by kind, most first
 
 
@@ -55,6 +66,7 @@ def plan_batch(
     count, exact = token_counter(config.model)
     builder = RequestBuilder(config)
     fixed = count(json.dumps(builder.static)) + count(builder.system)
+    prefix = cacheable_tokens(fixed + count(builder.user_prefix) + _MESSAGE_OVERHEAD)
     ledger = Ledger(out_dir / LEDGER_NAME) if out_dir and (out_dir / LEDGER_NAME).exists() else None
     articles = unreadable = over_context = done = prompt = requests = chunked = 0
     not_read: Counter[str] = Counter()
@@ -86,6 +98,8 @@ def plan_batch(
     # No answer runs past the cap, whatever is expected of it.
     completion = requests * min(options.expected_output_tokens, config.max_output_tokens)
     price = price_for(config.model, options.prices)
+    # The first request writes the prefix to the cache; every one after reads it there.
+    cached = prefix * max(requests - 1, 0)
     return BatchPlan(
         articles=articles,
         unreadable=unreadable,
@@ -95,6 +109,8 @@ def plan_batch(
         completion_tokens=completion,
         cost=price.cost(prompt, completion) if price else None,
         exact_tokens=exact,
+        cacheable_tokens=cached,
+        cost_cached=price.cost(prompt, completion, cached) if price else None,
         requests=requests,
         chunked=chunked,
         not_read=most_first(not_read),

@@ -71,7 +71,9 @@ class BatchProgress:
     statistics: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0  # of prompt_tokens, served from the prompt cache
     cost: float | None = 0.0  # None when the model has no price
+    cache_saving: float | None = 0.0  # what cached_tokens would have cost more uncached
     rate_limited: int = 0  # 429s seen
     elapsed: float = 0.0
 
@@ -286,7 +288,9 @@ class Scheduler:
             statistics=c.statistics,
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
             cost=self.budget.cost,
+            cache_saving=self.budget.cache_saving,
             rate_limited=self.pacer.rate_limited,
             elapsed=time.monotonic() - self.started,
         )

@@ -23,13 +23,14 @@ __all__ = [
 ]
 
 
-def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
-    """A `usage` object, with the details OpenAI reports (nothing cached, no reasoning)."""
+def usage(prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> dict[str, Any]:
+    """A `usage` object, with the details OpenAI reports (no reasoning): `cached_tokens` of
+    the prompt served from the prompt cache, none unless given."""
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": cached_tokens, "audio_tokens": 0},
         "completion_tokens_details": {
             "reasoning_tokens": 0,
             "audio_tokens": 0,

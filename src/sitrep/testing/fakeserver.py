@@ -41,6 +41,7 @@ except ImportError as exc:  # pragma: no cover  (only without the extra)
         "sitrep.testing.fakeserver needs aiohttp: pip install 'sitrep[testing]'"
     ) from exc
 
+from sitrep.model.usage import cacheable_tokens
 from sitrep.testing.completions import answer_message, chat_completion, error_body, usage
 
 HOST = "127.0.0.1"  # loopback only: this server must never be reachable from elsewhere
@@ -75,12 +76,18 @@ class ServerSettings:
     timeout_hold: float = 30.0  # seconds a "timeout" fault holds the request, then hangs up
     seed: int = 0
     answer: Callable[[dict[str, Any]], str] | None = None  # request body -> arguments JSON
+    # Share of each prompt reported as served from the prompt cache (usage's
+    # prompt_tokens_details.cached_tokens), by OpenAI's rule: none below 1,024 tokens, else in
+    # 128-token increments.
+    cached_share: float = 0.0
 
     def __post_init__(self) -> None:
         if min(self.latency, self.latency_jitter, self.fault_retry_after, self.timeout_hold) < 0:
             raise ValueError("durations cannot be negative")
         if not 0.0 <= self.fault_rate <= 1.0:
             raise ValueError("fault_rate must be between 0 and 1")
+        if not 0.0 <= self.cached_share <= 1.0:
+            raise ValueError("cached_share must be between 0 and 1")
         if not self.faults or not set(self.faults) <= set(FAULTS):
             raise ValueError(f"faults must be a non-empty selection of {FAULTS}")
         if self.window <= 0 or any(n is not None and n < 1 for n in (self.rpm, self.tpm)):
@@ -308,7 +315,7 @@ class FakeOpenAI:
             created=int(time.time()),
             answer=answer_message(body, arguments, f"call_fake_{number}"),
             finish_reason="stop",
-            token_usage=usage(prompt, completion),
+            token_usage=usage(prompt, completion, cacheable_tokens(int(prompt * s.cached_share))),
         )
         return web.Response(
             body=json.dumps(answer).encode(), content_type="application/json", headers=headers

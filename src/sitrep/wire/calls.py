@@ -58,6 +58,7 @@ class Call:
     prompt_version: str | None = None
     schema_version: str | None = None
     outcome: str | None = None
+    cached_tokens: int | None = None  # of prompt_tokens, answered from the prompt cache
 
 
 class CallLog(Protocol):

@@ -342,6 +342,7 @@ class ChatSender:
                 prompt_version=tag.prompt_version,
                 schema_version=tag.schema_version,
                 outcome=outcome,
+                cached_tokens=usage.cached_tokens if usage is not None else None,
             )
         )
 

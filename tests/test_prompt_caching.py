@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import sqlite3
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -375,10 +376,20 @@ def test_a_run_logs_sums_and_prices_the_cached_tokens_the_server_reports(tmp_pat
         assert call.cached_tokens == cacheable_tokens(call.prompt_tokens // 2)
         assert call.cached_tokens >= 1024
     cached = sum(call.cached_tokens or 0 for call in calls)
+    price = DEFAULT_PRICES[MODEL]
+    with sqlite3.connect(out / "ledger.sqlite") as db:
+        (charged,) = db.execute("SELECT sum(cost) FROM articles").fetchone()
+    assert charged == pytest.approx(
+        sum(
+            price.cost(c.prompt_tokens or 0, c.completion_tokens or 0, c.cached_tokens or 0)
+            for c in calls
+        )
+    )
+    assert charged < sum(price.cost(c.prompt_tokens or 0, c.completion_tokens or 0) for c in calls)
     records = [json.loads(line) for line in (out / "statistics.jsonl").read_text().splitlines()]
     assert sum(r["provenance"]["usage"]["cached_tokens"] for r in records) == cached
     assert re.search(rf"cached \(served from the prompt cache\)\s+│\s+{cached:,}", result.stdout)
-    saving = DEFAULT_PRICES[MODEL].saving(cached)
+    saving = price.saving(cached)
     assert "saved by the prompt cache" in result.stdout
     assert f"${saving:,.4f}" in result.stdout
 

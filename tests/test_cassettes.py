@@ -183,8 +183,9 @@ def _nullable_as_json_schema(node: object) -> None:
                 node["anyOf"] = [inner, {"type": "null"}]
 
 
-@pytest.fixture(scope="module")
-def openapi() -> OpenAPI:
+@cache
+def _spec() -> Any:
+    """The description, read once, its `nullable`s rewritten (see above)."""
     if not SPEC.is_file():
         reason = (
             f"OpenAI's OpenAPI description is not at {SPEC}; CI clones the repository with "
@@ -199,10 +200,13 @@ def openapi() -> OpenAPI:
         f"{SPEC} is OpenAPI {document.get('openapi')}; these checks read it as 3.1 "
         "(JSON Schema 2020-12)"
     )
-    schemas = document["components"]["schemas"]
-    _nullable_as_json_schema(schemas)
-    registry = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(document))
-    names = ("CreateChatCompletionRequest", "CreateChatCompletionResponse", "ErrorResponse")
+    _nullable_as_json_schema(document["components"]["schemas"])
+    return document
+
+
+def load_openapi(names: Iterable[str]) -> OpenAPI:
+    """A validator for each named schema of `components/schemas`, its refs resolved."""
+    registry = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(_spec()))
     validators = {
         name: jsonschema.Draft202012Validator(
             {"$ref": f"{SPEC_URI}#/components/schemas/{name}"}, registry=registry
@@ -210,6 +214,13 @@ def openapi() -> OpenAPI:
         for name in names
     }
     return OpenAPI(validators)
+
+
+@pytest.fixture(scope="module")
+def openapi() -> OpenAPI:
+    return load_openapi(
+        ("CreateChatCompletionRequest", "CreateChatCompletionResponse", "ErrorResponse")
+    )
 
 
 def schema_errors(validator: SchemaValidator, instance: Any, where: str) -> list[str]:

@@ -32,7 +32,8 @@ repeated `custom_id`, an empty file or more than `max_requests` lines fails the 
 What is not. Only /v1/chat/completions is served; the 24 h window is not waited for (`expires_at`
 is 24 h after creation unless `expire` is set, when it is the end of `duration`); files never
 expire; there is no `GET /v1/files` listing, no `output_expires_after`, no per-model queue limit
-and no check that the lines name a single model. The real API does not document what a cancel
+and no check that the lines name a single model. A cancel is refused (409) once the batch is
+finalizing or finished. The real API does not document what a cancel
 does with unfinished lines: here they go to the error file with code `batch_cancelled`, so that
 every input line is accounted for. Error codes for bad lines are this server's own where OpenAI's
 are not documented. Unset fields are left out rather than sent as null: the description types

@@ -315,6 +315,31 @@ def test_cancel_goes_cancelling_then_cancelled_and_keeps_finished_output(spec: O
         assert conform(spec, "ErrorResponse", refused.json())
 
 
+def test_cancel_while_validating_runs_no_line_and_fails_them_all_as_cancelled(
+    spec: OpenAPI,
+) -> None:
+    with serve(duration=2.0, cancel_duration=0.1) as (_, client):
+        batch = start(client)
+        assert client.batches.cancel(batch.id).status == "cancelling"
+        seen = watch(spec, client, batch.id)
+        assert {state["status"] for state in seen} <= {"cancelling", "cancelled"}
+        done = seen[-1]
+        assert "in_progress_at" not in done
+        assert "output_file_id" not in done
+        assert done["request_counts"] == {"total": 8, "completed": 0, "failed": 8}
+        dropped = lines_of(spec, client, done["error_file_id"])
+        assert sorted(line["custom_id"] for line in dropped) == sorted(IDS)
+
+
+def test_upload_larger_than_a_chat_request_body_is_accepted(spec: OpenAPI) -> None:
+    """Uploads are streamed, so the 200 MB file limit is not the app's 16 MB body limit."""
+    content = jsonl(GOOD) * (17 * 2**20 // len(jsonl(GOOD)) + 1)
+    with serve() as (_, client):
+        uploaded = client.files.create(file=("big.jsonl", content), purpose="batch")
+        view = conform(spec, "OpenAIFile", raw(client, "GET", f"/files/{uploaded.id}").json())
+        assert view["bytes"] == len(content) > 16 * 2**20
+
+
 @pytest.mark.parametrize(
     ("lines", "code", "line"),
     [

@@ -402,21 +402,19 @@ class BatchEndpoints:
     # --- the lifecycle ---------------------------------------------------------------------------
 
     def _status(self, batch: _Batch, now: float) -> str:
-        times, end = batch.times(), batch.created + batch.duration
-        if now < times["in_progress"]:
-            status = "validating"
-        elif batch.errors:
-            return "failed"
-        elif batch.expire and now >= end:
-            return "expired"
-        elif now < times["finalizing"] or (batch.expire and batch.finishing < len(batch.lines)):
-            status = "in_progress"
-        else:
-            status = "finalizing" if now < end else "completed"
-        if batch.cancelled is not None and status != "completed":
+        if batch.cancelled is not None:  # accepted only before finalizing, so it always wins
             done = now >= batch.cancelled + self.settings.cancel_duration
             return "cancelled" if done else "cancelling"
-        return status
+        times, end = batch.times(), batch.created + batch.duration
+        if now < times["in_progress"]:
+            return "validating"
+        if batch.errors:
+            return "failed"
+        if batch.expire and now >= end:
+            return "expired"
+        if now < times["finalizing"] or (batch.expire and batch.finishing < len(batch.lines)):
+            return "in_progress"
+        return "finalizing" if now < end else "completed"
 
     def _settle(self) -> None:
         """Make the output and error files of every batch that has finished."""

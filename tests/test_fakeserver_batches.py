@@ -372,6 +372,15 @@ def test_invalid_input_fails_the_whole_batch_with_its_errors(
         assert done["request_counts"]["completed"] == 0
 
 
+def test_default_limit_fails_a_batch_of_50001_requests(spec: OpenAPI) -> None:
+    small = {"custom_id": "", "method": "POST", "url": ENDPOINT, "body": {}}
+    lines = [small | {"custom_id": f"r{n}"} for n in range(50_001)]
+    with serve() as (_, client):
+        done = watch(spec, client, start(client, lines).id)[-1]
+        assert done["status"] == "failed"
+        assert [e["code"] for e in done["errors"]["data"]] == ["too_many_requests"]
+
+
 def post_file(client: openai.OpenAI, purpose: str, name: str, content: bytes) -> httpx2.Response:
     files = {"file": (name, content, "application/jsonl")}
     return httpx2.post(url(client, "/files"), data={"purpose": purpose}, files=files, timeout=5)

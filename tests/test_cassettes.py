@@ -1,4 +1,5 @@
-"""Every cassette is a faithful, credential-free OpenAI Chat Completions exchange.
+"""Every cassette is a faithful, credential-free OpenAI Chat Completions exchange (but those of
+cassettes/batches/, Files and Batch API exchanges that tests/test_batch_cassettes.py checks).
 
 Each request body conforms to `CreateChatCompletionRequest` and each response body to
 `CreateChatCompletionResponse` (200) or `ErrorResponse` (anything else), by OpenAI's published
@@ -42,6 +43,8 @@ SPEC = ROOT.parent / "shared" / "reference" / "openai-openapi.yaml"
 SPEC_URI = "urn:openai:openapi"
 README = CASSETTES / "README.md"
 CASSETTE_FILES = sorted(CASSETTES.rglob("*.yaml"))
+BATCH_CASSETTES = CASSETTES / "batches"  # Files and Batch API exchanges: test_batch_cassettes.py
+CHAT_CASSETTE_FILES = [path for path in CASSETTE_FILES if BATCH_CASSETTES not in path.parents]
 
 CREDENTIAL_HEADERS = frozenset(
     {
@@ -130,7 +133,8 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else f"{text[:half]} ... {text[-half:]}"
 
 
-each_cassette = pytest.mark.parametrize("path", CASSETTE_FILES, ids=_name)
+each_cassette = pytest.mark.parametrize("path", CHAT_CASSETTE_FILES, ids=_name)
+every_cassette = pytest.mark.parametrize("path", CASSETTE_FILES, ids=_name)
 
 
 def _from_another_server(path: Path) -> bool:
@@ -143,7 +147,7 @@ def _from_another_server(path: Path) -> bool:
 
 
 each_openai_answer = pytest.mark.parametrize(
-    "path", [p for p in CASSETTE_FILES if not _from_another_server(p)], ids=_name
+    "path", [p for p in CHAT_CASSETTE_FILES if not _from_another_server(p)], ids=_name
 )
 
 
@@ -183,8 +187,9 @@ def _nullable_as_json_schema(node: object) -> None:
                 node["anyOf"] = [inner, {"type": "null"}]
 
 
-@pytest.fixture(scope="module")
-def openapi() -> OpenAPI:
+@cache
+def _spec() -> Any:
+    """The description, read once, its `nullable`s rewritten (see above)."""
     if not SPEC.is_file():
         reason = (
             f"OpenAI's OpenAPI description is not at {SPEC}; CI clones the repository with "
@@ -199,10 +204,13 @@ def openapi() -> OpenAPI:
         f"{SPEC} is OpenAPI {document.get('openapi')}; these checks read it as 3.1 "
         "(JSON Schema 2020-12)"
     )
-    schemas = document["components"]["schemas"]
-    _nullable_as_json_schema(schemas)
-    registry = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(document))
-    names = ("CreateChatCompletionRequest", "CreateChatCompletionResponse", "ErrorResponse")
+    _nullable_as_json_schema(document["components"]["schemas"])
+    return document
+
+
+def load_openapi(names: Iterable[str]) -> OpenAPI:
+    """A validator for each named schema of `components/schemas`, its refs resolved."""
+    registry = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(_spec()))
     validators = {
         name: jsonschema.Draft202012Validator(
             {"$ref": f"{SPEC_URI}#/components/schemas/{name}"}, registry=registry
@@ -210,6 +218,13 @@ def openapi() -> OpenAPI:
         for name in names
     }
     return OpenAPI(validators)
+
+
+@pytest.fixture(scope="module")
+def openapi() -> OpenAPI:
+    return load_openapi(
+        ("CreateChatCompletionRequest", "CreateChatCompletionResponse", "ErrorResponse")
+    )
 
 
 def schema_errors(validator: SchemaValidator, instance: Any, where: str) -> list[str]:
@@ -454,7 +469,7 @@ def _is_date(text: str) -> bool:
     return True
 
 
-@each_cassette
+@every_cassette
 def test_readme_lists_cassette_with_its_origin(path: Path) -> None:
     name = _name(path)
     origins = readme_origins()

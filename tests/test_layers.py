@@ -138,7 +138,7 @@ def test_instructor_is_imported_by_its_adapter_alone() -> None:
 
 
 def test_aiohttp_is_imported_by_the_test_tooling_alone() -> None:
-    assert _importers_of("aiohttp") == {"sitrep.testing.fakeserver"}
+    assert _importers_of("aiohttp") == {"sitrep.testing.fakeserver", "sitrep.testing.batches"}
 
 
 _CALLS = {"print", "input", "exit", "quit"}

@@ -15,6 +15,12 @@ arguments' characters // 4 (at least 1); both count against `tpm` and appear in 
 
     python -m sitrep.testing.fakeserver --port 8099 --latency 0.2 --rpm 600   # prints the URL
 
+It also serves OpenAI's Files and Batch endpoints (`/v1/files`, `/v1/batches`; see
+`sitrep.testing.batches` for what is modelled): a batch of Chat Completions requests answered
+through the same `answer` and the same builders, run over `ServerSettings.batch.duration` seconds,
+with failed, malformed, expiring and cancelled lines as `BatchSettings` asks (`--batch-duration`,
+`--batch-failed-share`, `--batch-malformed-share`, `--batch-expire`, ... on the command line).
+
 It needs aiohttp, which the `testing` extra installs: `pip install 'sitrep[testing]'`. Its
 bodies are built by `sitrep.testing.completions`, like the authored cassettes'.
 """
@@ -42,6 +48,7 @@ except ImportError as exc:  # pragma: no cover  (only without the extra)
     ) from exc
 
 from sitrep.model.usage import cacheable_tokens
+from sitrep.testing.batches import BatchEndpoints, BatchSettings, add_options, pop_options
 from sitrep.testing.completions import answer_message, chat_completion, error_body, usage
 
 HOST = "127.0.0.1"  # loopback only: this server must never be reachable from elsewhere
@@ -80,6 +87,8 @@ class ServerSettings:
     # prompt_tokens_details.cached_tokens), by OpenAI's rule: none below 1,024 tokens, else in
     # 128-token increments.
     cached_share: float = 0.0
+    # The Files and Batch endpoints (testing/batches.py); frozen, so one shared default is safe
+    batch: BatchSettings = BatchSettings()  # noqa: RUF009
 
     def __post_init__(self) -> None:
         if min(self.latency, self.latency_jitter, self.fault_retry_after, self.timeout_hold) < 0:
@@ -217,6 +226,8 @@ class FakeOpenAI:
         app = web.Application(client_max_size=16 * 2**20)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/stats", self._stats)
+        s = self.settings
+        BatchEndpoints(s.batch, s.answer, DEFAULT_ARGUMENTS, s.seed).register(app)
         return app
 
     def stats(self) -> ServerStats:
@@ -434,12 +445,14 @@ def main(argv: list[str] | None = None) -> int:
         name, kind = field.name, int if field.name in ("rpm", "tpm", "seed") else float
         if name == "faults":
             parser.add_argument("--faults", type=_split, default=FAULTS, help="comma-separated")
-        elif name != "answer":
+        elif name not in ("answer", "batch"):
             parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=field.default)
+    add_options(parser)
     options = vars(parser.parse_args(argv))
     port = options.pop("port")
     try:
-        settings = ServerSettings(**options)
+        batch = pop_options(options)
+        settings = ServerSettings(**options, batch=batch)
     except ValueError as exc:
         parser.error(str(exc))
     asyncio.run(_serve_until_signalled(settings, port))

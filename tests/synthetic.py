@@ -42,10 +42,17 @@ def statistic_arguments(body: dict[str, Any]) -> str:
     found = _SENTENCE.search(user)
     if found is None:
         return json.dumps({"incidents": [], "statistics": []})
-    statistic = {
+    statistic = attacks_statistic(int(found.group(1)), found.group(0))
+    return json.dumps({"incidents": [], "statistics": [statistic]})
+
+
+def attacks_statistic(value: int, sentence: str) -> dict[str, Any]:
+    """The draft statistic a careful coder gives for "... carried out N attacks ...": the
+    figure, who carried them out, and the sentence as evidence; nothing else is stated."""
+    return {
         "metric": "attacks",
         "kind": "flow",
-        "value": int(found.group(1)),
+        "value": value,
         "qualifier": "exact",
         "unit": "attacks",
         "subject": "militants",
@@ -59,9 +66,8 @@ def statistic_arguments(body: dict[str, Any]) -> str:
             "precision": None,
         },
         "reported_by": [],
-        "evidence": [found.group(0)],
+        "evidence": [sentence],
     }
-    return json.dumps({"incidents": [], "statistics": [statistic]})
 
 
 Handler = Callable[[httpx2.Request], httpx2.Response]

@@ -26,6 +26,7 @@ from click.testing import CliRunner
 from sitrep.cli import main
 from sitrep.run.ledger import Ledger
 from sitrep.testing.fakeserver import FakeOpenAIServer, ServerSettings
+from synthetic import attacks_statistic
 
 _FIGURE = re.compile(r"Report (\d+): militants carried out \d+ attacks in [A-Za-z ]+\.")
 
@@ -194,25 +195,7 @@ def coder(seen: list[dict[str, Any]]) -> Any:
         seen.append(body)
         user = next(m["content"] for m in body["messages"] if m["role"] == "user")
         statistics = [
-            {
-                "metric": "attacks",
-                "kind": "flow",
-                "value": int(found.group(1)),
-                "qualifier": "exact",
-                "unit": "attacks",
-                "subject": "militants",
-                "object": None,
-                "when": {"phrase": None, "start": None, "end": None, "time_of_day": None},
-                "where": {
-                    "name": None,
-                    "site_kind": None,
-                    "admin1": None,
-                    "country_code": None,
-                    "precision": None,
-                },
-                "reported_by": [],
-                "evidence": [found.group(0)],
-            }
+            attacks_statistic(int(found.group(1)), found.group(0))
             for found in _FIGURE.finditer(user)
         ]
         return json.dumps({"incidents": [], "statistics": statistics})

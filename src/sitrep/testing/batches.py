@@ -53,7 +53,13 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from sitrep.testing.completions import answer_message, chat_completion, error_body, usage
+from sitrep.testing.completions import (
+    answer_message,
+    chat_completion,
+    error_body,
+    malformed_arguments,
+    usage,
+)
 
 ENDPOINT = "/v1/chat/completions"
 MAX_REQUESTS = 50_000  # lines in one batch's input file, as OpenAI allows
@@ -347,7 +353,7 @@ class BatchEndpoints:
             return _Line(custom_id, output, False, (0, 0))
         arguments = self._answer(body) if self._answer else self._default
         if malformed:
-            arguments = _not_json(arguments)
+            arguments = malformed_arguments(arguments)
         prompt = len(json.dumps(body)) // 4
         completion = max(len(arguments) // 4, 1)
         reply = chat_completion(
@@ -566,13 +572,3 @@ def _parse(content: bytes, max_requests: int) -> tuple[list[dict[str, Any]], lis
             seen.add(custom_id)
         requests.append(item)
     return requests, errors
-
-
-def _not_json(arguments: str) -> str:
-    """Arguments cut in half, as a truncated answer would be: never valid JSON."""
-    cut = arguments[: len(arguments) // 2]
-    try:
-        json.loads(cut)
-    except ValueError:
-        return cut
-    return '{"incidents": ['

@@ -9,6 +9,7 @@ caller marks its ids as its own (`chatcmpl-authored-...`, `chatcmpl-fake-...`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ __all__ = [
     "chat_completion",
     "error_body",
     "function_name",
+    "malformed_arguments",
     "message",
     "tool_call",
     "usage",
@@ -116,3 +118,13 @@ def error_body(
 ) -> dict[str, Any]:
     """An error response's body: `{"error": {...}}`."""
     return {"error": {"message": message_text, "type": error_type, "param": param, "code": code}}
+
+
+def malformed_arguments(arguments: str) -> str:
+    """Arguments cut in half, as a truncated or garbled answer would be: never valid JSON."""
+    cut = arguments[: len(arguments) // 2]
+    try:
+        json.loads(cut)
+    except ValueError:
+        return cut
+    return '{"incidents": ['

@@ -49,7 +49,13 @@ except ImportError as exc:  # pragma: no cover  (only without the extra)
 
 from sitrep.model.usage import cacheable_tokens
 from sitrep.testing.batches import BatchEndpoints, BatchSettings, add_options, pop_options
-from sitrep.testing.completions import answer_message, chat_completion, error_body, usage
+from sitrep.testing.completions import (
+    answer_message,
+    chat_completion,
+    error_body,
+    malformed_arguments,
+    usage,
+)
 
 HOST = "127.0.0.1"  # loopback only: this server must never be reachable from elsewhere
 DEFAULT_ARGUMENTS = '{"incidents": [], "statistics": []}'
@@ -198,16 +204,6 @@ def _rate_limited(
     return web.Response(status=429, body=body, content_type="application/json", headers=headers)
 
 
-def _malformed(arguments: str) -> str:
-    """Arguments cut in half, as a truncated or garbled answer would be: never valid JSON."""
-    cut = arguments[: len(arguments) // 2]
-    try:
-        json.loads(cut)
-    except ValueError:
-        return cut
-    return '{"incidents": ['
-
-
 class FakeOpenAI:
     """The aiohttp application and its state. Counters are guarded by a lock so that a thread
     other than the server's can read a consistent snapshot."""
@@ -275,7 +271,7 @@ class FakeOpenAI:
             # One draw per request whatever the budget, so a seed fixes the faults' sequence.
             fault = self._rng.choice(s.faults) if self._rng.random() < s.fault_rate else None
             if fault == "malformed":
-                arguments = _malformed(arguments)
+                arguments = malformed_arguments(arguments)
             prompt, completion = size // 4, max(len(arguments) // 4, 1)
             refused = None if fault == "429" else self._window.refuse(now, prompt + completion)
             if fault == "429":

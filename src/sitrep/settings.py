@@ -43,6 +43,8 @@ MIN_CHUNK_CHARS = 1_000
 # The `ModelConfig.prompt_cache_key` that stands for a key derived from the model, the output
 # mode and the prompt version.
 PROMPT_CACHE_KEY_AUTO = "auto"
+# The share of every rate a Batch API request is billed at: OpenAI's Batch API bills half.
+BATCH_SHARE = 0.5
 
 
 class OutputMode(StrEnum):
@@ -216,11 +218,35 @@ class ModelConfig:
 @dataclass(frozen=True, slots=True)
 class Price:
     """US dollars per million tokens: input, output, and cached input (prompt tokens the
-    server answered from its prompt cache). Without a cached rate, cached tokens cost input."""
+    server answered from its prompt cache). Without a cached rate, cached tokens cost input.
+
+    `batch_share` is the share of every rate a Batch API request is billed at (OpenAI's: half);
+    `for_batch` is that price. The cached rate is scaled with the others: a provider that does
+    not apply its prompt cache to batch requests reports no cached tokens for them, so nothing
+    is priced as cached that was not."""
 
     input_per_million: float
     output_per_million: float
     cached_input_per_million: float | None = None
+    batch_share: float = BATCH_SHARE
+
+    def __post_init__(self) -> None:
+        if not 0 < self.batch_share <= 1:
+            raise ValueError(
+                f"batch_share must be more than 0 and at most 1 (the share of each rate a "
+                f"Batch API request costs), not {self.batch_share}"
+            )
+
+    def for_batch(self) -> Price:
+        """The price a Batch API request is billed at: every rate times `batch_share`."""
+        share = self.batch_share
+        cached = self.cached_input_per_million
+        return Price(
+            self.input_per_million * share,
+            self.output_per_million * share,
+            None if cached is None else cached * share,
+            batch_share=1.0,
+        )
 
     @property
     def cached_rate(self) -> float:
@@ -245,7 +271,8 @@ class Price:
 
 
 # OpenAI's published list prices for standard processing (input, output, cached input;
-# August 2025). A dated model name ("gpt-4.1-mini-2025-04-14") takes the price of the longest
+# August 2025). Batch API prices are half of each rate, as OpenAI publishes them (`batch_share`
+# left at 0.5). A dated model name ("gpt-4.1-mini-2025-04-14") takes the price of the longest
 # listed name it starts with.
 DEFAULT_PRICES: Mapping[str, Price] = MappingProxyType(
     {

@@ -144,6 +144,12 @@ def extract(
 )
 @click.option("--retry-failed", is_flag=True, help="Try articles that failed before again.")
 @click.option("--dry-run", is_flag=True, help="Count articles, tokens and cost; send nothing.")
+@click.option(
+    "--batch-api",
+    is_flag=True,
+    help="Send the requests through the OpenAI Batch API at batch prices: submitted as batch "
+    "files, collected when they finish (up to 24 h).",
+)
 @click.option("--no-cache", is_flag=True, help="Do not answer identical requests from earlier.")
 @click.option(
     "--read-workers",
@@ -164,6 +170,7 @@ def run(
     prices: Path | None,
     retry_failed: bool,
     dry_run: bool,
+    batch_api: bool,
     no_cache: bool,
     read_workers: int,
 ) -> None:
@@ -205,7 +212,7 @@ def run(
             )
         except ConfigurationError as exc:
             fail(str(exc), code=2)
-        console.print(plan_table(plan))
+        console.print(plan_table(plan, batch_api=batch_api))
         return
     api_key = api_key_for(replay, config)
     try:

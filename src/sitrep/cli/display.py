@@ -156,7 +156,9 @@ def _not_read_rows(
         yield f"  {len(rest):,} other kinds", shown(now, rest), shown(ever, rest)
 
 
-def plan_table(plan: BatchPlan) -> Table:
+def plan_table(plan: BatchPlan, *, batch_api: bool = False) -> Table:
+    """The dry run's counts and costs. With `batch_api`, each cost is shown interactive and at
+    Batch API prices side by side, each as a share of the interactive cost with nothing cached."""
     table = Table(title="sitrep run --dry-run (nothing was sent)", header_style="bold")
     table.add_column("")
     table.add_column("", justify="right")
@@ -172,21 +174,42 @@ def plan_table(plan: BatchPlan) -> Table:
         table.add_row(label, value)
     for label, value, _ in _not_read_rows(plan.not_read):
         table.add_row(label, value)
-    for label, value in (
-        (f"prompt tokens ({tokens})", f"{plan.prompt_tokens:,}"),
-        ("completion tokens (expected)", f"{plan.completion_tokens:,}"),
-        ("estimated cost", _money(plan.cost)),
-        (
-            f"  with prompt caching ({plan.cacheable_tokens:,} prompt tokens cached)",
-            _money(plan.cost_cached),
-        ),
-    ):
-        table.add_row(label, value)
-    table.caption = (
+    table.add_row(f"prompt tokens ({tokens})", f"{plan.prompt_tokens:,}")
+    table.add_row("completion tokens (expected)", f"{plan.completion_tokens:,}")
+    cached = f"  with prompt caching ({plan.cacheable_tokens:,} prompt tokens cached)"
+    caption = (
         "with prompt caching: the static prefix of every request after the first from the "
         "cache (OpenAI's rule: 1,024 tokens or more, in 128-token steps)"
     )
+    if not batch_api:
+        table.add_row("estimated cost", _money(plan.cost))
+        table.add_row(cached, _money(plan.cost_cached))
+        table.caption = caption
+        return table
+    share = "    of interactive, nothing cached"
+    table.add_row("estimated cost: interactive / Batch API", _pair(plan.cost, plan.cost_batch))
+    table.add_row(share, _shares(plan.cost, plan.cost, plan.cost_batch))
+    table.add_row(cached, _pair(plan.cost_cached, plan.cost_batch_cached))
+    table.add_row(share, _shares(plan.cost, plan.cost_cached, plan.cost_batch_cached))
+    # A provider that caches no batch request reports no cached tokens: the plain batch cost.
+    table.caption = (
+        f"{caption}. Batch API: every rate at the model's batch share (OpenAI: half); with "
+        "prompt caching where the provider applies both"
+    )
     return table
+
+
+def _pair(interactive: float | None, batch: float | None) -> str:
+    if interactive is None or batch is None:
+        return _money(None)
+    return f"{_money(interactive)} / {_money(batch)}"
+
+
+def _shares(base: float | None, interactive: float | None, batch: float | None) -> str:
+    """`interactive` and `batch` as shares of `base`; "n/a" when there is nothing to divide."""
+    if base is None or interactive is None or batch is None or base <= 0:
+        return "n/a"
+    return f"{interactive / base:.0%} / {batch / base:.0%}"
 
 
 def section_table(section: Section) -> Table:

@@ -27,7 +27,7 @@ from typing import Any
 from sitrep.errors import ArticleError, ConfigurationError
 from sitrep.model.article import Article
 from sitrep.model.usage import CHARS_PER_TOKEN, TokenUsage, estimate_tokens
-from sitrep.settings import DEFAULT_PRICES, Price, longest_prefix
+from sitrep.settings import BATCH_SHARE, DEFAULT_PRICES, Price, longest_prefix
 from sitrep.text.chunks import Chunk
 
 
@@ -38,7 +38,11 @@ def price_for(model: str, prices: Mapping[str, Price] = DEFAULT_PRICES) -> Price
 
 def load_prices(path: Path) -> dict[str, Price]:
     """Read `{"model": {"input": 0.4, "output": 1.6, "cached_input": 0.1}, ...}` (dollars per
-    million tokens). `cached_input` may be left out: cached tokens are then priced as input."""
+    million tokens). `cached_input` may be left out: cached tokens are then priced as input.
+    `batch_share` (optional, more than 0 and at most 1; default 0.5, OpenAI's half) is the share
+    of every rate a Batch API request costs. It scales the cached rate too: a provider that does
+    not apply its prompt cache to batch requests reports no cached tokens for them, so nothing
+    is priced as cached that was not."""
     try:
         raw = json.loads(path.read_text("utf-8"))
         return {str(model): _price(entry) for model, entry in raw.items()}
@@ -46,17 +50,20 @@ def load_prices(path: Path) -> dict[str, Price]:
         raise ConfigurationError(
             f"cannot read prices from {path}: expected "
             '{"model": {"input": <$ per 1M>, "output": <$ per 1M>, '
-            '"cached_input": <$ per 1M, optional>}} '
+            '"cached_input": <$ per 1M, optional>, '
+            '"batch_share": <share of each rate for the Batch API, 0 to 1, optional>}} '
             f"({type(exc).__name__}: {exc})"
         ) from exc
 
 
 def _price(entry: Mapping[str, Any]) -> Price:
     cached = entry.get("cached_input")
+    share = entry.get("batch_share")
     return Price(
         float(entry["input"]),
         float(entry["output"]),
         None if cached is None else float(cached),
+        BATCH_SHARE if share is None else float(share),
     )
 
 

@@ -10,6 +10,9 @@ request after the first has its static prefix (everything before the article: th
 system message, the user message up to the article's date) served from the cache, by OpenAI's
 rule (`sitrep.model.usage.cacheable_tokens`: 1,024 tokens at least, in 128-token increments).
 That is an estimate: a cache entry lasts minutes, and a server that has none caches nothing.
+
+Both are given again at Batch API prices (`Price.for_batch`: every rate at its batch share,
+half at OpenAI), from the same tokens: what the run costs sent as batch files.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ class BatchPlan:
     # after the first (`cacheable_tokens`), and the cost with them at the cached rate.
     cacheable_tokens: int = 0
     cost_cached: float | None = None  # counted with the model's tokenizer, not estimated
+    # The same two at Batch API prices (None without a price).
+    cost_batch: float | None = None
+    cost_batch_cached: float | None = None
     not_read: Mapping[str, int] = field(default_factory=dict)  # by kind, most first
 
 
@@ -100,6 +106,7 @@ def plan_batch(
     price = price_for(config.model, options.prices)
     # The first request writes the prefix to the cache; every one after reads it there.
     cached = prefix * max(requests - 1, 0)
+    batch = price.for_batch() if price else None
     return BatchPlan(
         articles=articles,
         unreadable=unreadable,
@@ -111,6 +118,8 @@ def plan_batch(
         exact_tokens=exact,
         cacheable_tokens=cached,
         cost_cached=price.cost(prompt, completion, cached) if price else None,
+        cost_batch=batch.cost(prompt, completion) if batch else None,
+        cost_batch_cached=batch.cost(prompt, completion, cached) if batch else None,
         requests=requests,
         chunked=chunked,
         not_read=most_first(not_read),

@@ -1,4 +1,4 @@
-"""What prompt caching saves on the example archive, per 1,000 articles.
+"""What prompt caching and the Batch API save on the example archive, per 1,000 articles.
 
     python benchmarks/cache_cost.py                       # gpt-4.1-mini prices
     python benchmarks/cache_cost.py --model gpt-5-mini
@@ -10,7 +10,9 @@ prompt caching, where every request after the first has the static prefix (the b
 article: schema, system message, the user message's fixed start) served from the cache, by
 OpenAI's rule (`sitrep.model.usage.cacheable_tokens`: 1,024 tokens at least, in 128-token
 increments). The archive's cassettes are authored, and their usage counts a request's body
-bytes at four a token; the prefix is counted the same way, so the two agree.
+bytes at four a token; the prefix is counted the same way, so the two agree. Both are priced
+again at Batch API prices (`Price.for_batch`: every rate at its batch share, OpenAI's half),
+and each cost is given as a share of the interactive one with nothing cached.
 """
 
 from __future__ import annotations
@@ -77,21 +79,26 @@ def main() -> int:
     requests = round(calls * scale)
     prompt_k, completion_k = round(prompt * scale), round(completion * scale)
     cached_k = cached_per_request * (requests - 1)
+    batch = price.for_batch()
     plain = price.cost(prompt_k, completion_k)
-    cached = price.cost(prompt_k, completion_k, cached_k)
+    costs = {
+        "interactive, nothing cached": plain,
+        "interactive, prompt caching": price.cost(prompt_k, completion_k, cached_k),
+        "Batch API, nothing cached": batch.cost(prompt_k, completion_k),
+        "Batch API, prompt caching": batch.cost(prompt_k, completion_k, cached_k),
+    }
     print(f"measured: {articles} articles, {calls} requests, {prompt:,} prompt tokens,")
     print(f"  {completion:,} completion tokens; static prefix {prefix:,} tokens,")
     print(f"  {cached_per_request:,} of them cacheable a request")
     print()
-    print(f"| per {ARTICLES:,} articles ({config.model}) | tokens | cost |")
-    print("| --- | ---: | ---: |")
-    print(f"| requests | {requests:,} | |")
-    print(f"| prompt tokens | {prompt_k:,} | |")
-    print(f"| of them cached (every request after the first) | {cached_k:,} | |")
-    print(f"| completion tokens | {completion_k:,} | |")
-    print(f"| interactive, nothing cached | | ${plain:,.2f} |")
-    print(f"| interactive, prompt caching | | ${cached:,.2f} |")
-    print(f"| saving | | ${plain - cached:,.2f} ({(plain - cached) / plain:.0%}) |")
+    print(f"| per {ARTICLES:,} articles ({config.model}) | tokens | cost | of interactive |")
+    print("| --- | ---: | ---: | ---: |")
+    print(f"| requests | {requests:,} | | |")
+    print(f"| prompt tokens | {prompt_k:,} | | |")
+    print(f"| of them cached (every request after the first) | {cached_k:,} | | |")
+    print(f"| completion tokens | {completion_k:,} | | |")
+    for label, cost in costs.items():
+        print(f"| {label} | | ${cost:,.2f} | {cost / plain:.0%} |")
     return 0
 
 

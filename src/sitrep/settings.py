@@ -4,6 +4,8 @@
     RetryPolicy   how long to keep trying through transport faults
     BatchOptions  how a batch runs (concurrency, rate limits, cost ceiling, prices, cache,
                   the processes that read web pages)
+    BatchApiOptions  how a run goes through the OpenAI Batch API (file limits, polling,
+                  resubmission, where re-asks go)
 
 None of them holds a credential, so each is safe to log. The command line takes its defaults
 from here rather than repeating them.
@@ -16,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
 from sitrep.errors import ConfigurationError
@@ -308,6 +310,42 @@ class BatchOptions:
     expected_output_tokens: int = 1000  # for budgets before a response says how many it used
     use_cache: bool = True  # serve identical requests from earlier answers
     read_workers: int = field(default_factory=default_read_workers)  # 1: read in this process
+
+
+class ReaskRoute(StrEnum):
+    """Where the Batch API path sends a re-ask: in the next batch, or at once, interactively."""
+
+    BATCH = "batch"
+    INTERACTIVE = "interactive"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchApiOptions:
+    """How a run goes through the OpenAI Batch API (`sitrep run --batch-api`)."""
+
+    # OpenAI's limits for one batch's input file: 50,000 requests and 200 MB.
+    max_requests_per_file: int = 50_000
+    max_file_bytes: int = 200 * 2**20
+    completion_window: Literal["24h"] = "24h"  # the only window OpenAI offers
+    wait: bool = True  # poll until every batch is collected; False: submit and return
+    # Polling backs off from the first interval to the longest, by the factor each time.
+    poll_initial: float = 5.0
+    poll_max: float = 300.0
+    poll_factor: float = 1.5
+    # Times a request whose line failed (a 429 or 5xx in its line) is submitted in all; lines
+    # a batch never ran (it expired or was cancelled) are submitted again without counting.
+    max_line_attempts: int = 3
+    reask: ReaskRoute = ReaskRoute.BATCH
+
+    def __post_init__(self) -> None:
+        if self.max_requests_per_file < 1 or self.max_file_bytes < 1:
+            raise ConfigurationError("a batch file must be allowed at least one request and byte")
+        if self.poll_initial <= 0 or self.poll_max < self.poll_initial or self.poll_factor < 1:
+            raise ConfigurationError(
+                "polling needs poll_initial > 0, poll_max >= poll_initial and poll_factor >= 1"
+            )
+        if self.max_line_attempts < 1:
+            raise ConfigurationError("max_line_attempts must be at least 1")
 
 
 Value = TypeVar("Value")

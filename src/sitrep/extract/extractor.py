@@ -92,11 +92,11 @@ class Extractor:
         parts: list[tuple[Chunk, Extraction]] = []
         for conversation in conversations:
             try:
-                parts.append((_chunk(conversation), self._converse(conversation, tag, fresh)))
+                parts.append((chunk_of(conversation), self._converse(conversation, tag, fresh)))
             except SitrepError as exc:
-                _name_chunk(exc, conversation, parts)
+                name_failed_chunk(exc, conversation, parts)
                 raise
-        return _joined(article, parts)
+        return join_chunks(article, parts)
 
     async def aextract(self, article: Article, *, fresh: bool = False) -> Extraction:
         """Extract one article without blocking the event loop."""
@@ -107,10 +107,10 @@ class Extractor:
             try:
                 extraction = await self._aconverse(conversation, tag, fresh)
             except SitrepError as exc:
-                _name_chunk(exc, conversation, parts)
+                name_failed_chunk(exc, conversation, parts)
                 raise
-            parts.append((_chunk(conversation), extraction))
-        return _joined(article, parts)
+            parts.append((chunk_of(conversation), extraction))
+        return join_chunks(article, parts)
 
     def _converse(self, conversation: Conversation, tag: CallTag, fresh: bool) -> Extraction:
         while True:
@@ -131,6 +131,18 @@ class Extractor:
                 raise
             if isinstance(step := _receive(conversation, reply), Extraction):
                 return step
+
+    async def astep(self, conversation: Conversation, *, fresh: bool = False) -> Extraction | Reask:
+        """Send `conversation.request` once and hand the answer to the conversation: for a
+        sender that takes only some requests here (the Batch API path's re-asks)."""
+        try:
+            reply = await self._sender.asend(
+                conversation.request, self._tag(conversation.article), fresh=fresh
+            )
+        except ExtractionError as exc:
+            _charge(exc, conversation)
+            raise
+        return _receive(conversation, reply)
 
     def start(self, article: Article) -> Conversation:
         """A conversation about `article`, its first request built: the whole article's, or
@@ -183,20 +195,21 @@ def _charge(exc: ExtractionError, conversation: Conversation) -> None:
     exc.request_ids = [*conversation.request_ids, *exc.request_ids]
 
 
-def _chunk(conversation: Conversation) -> Chunk:
+def chunk_of(conversation: Conversation) -> Chunk:
     """The chunk a conversation read: the whole text when the article was not split."""
     if conversation.chunk is not None:
         return conversation.chunk
     return Chunk(1, 1, 0, len(conversation.article.text))
 
 
-def _joined(article: Article, parts: list[tuple[Chunk, Extraction]]) -> Extraction:
+def join_chunks(article: Article, parts: list[tuple[Chunk, Extraction]]) -> Extraction:
+    """The article's extraction from its chunks' (`combine_chunks`), or its one request's."""
     if len(parts) == 1:
         return parts[0][1]  # an article read whole, its records as the answer gave them
     return combine_chunks(article.id, parts)
 
 
-def _name_chunk(
+def name_failed_chunk(
     exc: SitrepError, conversation: Conversation, done: list[tuple[Chunk, Extraction]]
 ) -> None:
     """Make a chunk's error the article's: the chunk named, the chunks before it charged."""

@@ -26,6 +26,7 @@ one that has shipped.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 import zlib
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from sitrep.wire.calls import Call
 
@@ -143,6 +145,49 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ALTER TABLE calls ADD COLUMN cached_tokens INTEGER;
         """,
     ),
+    (
+        # The OpenAI Batch API path (`sitrep.run.batchbook`): each batch file as it goes from
+        # written to collected, and each request in one with its `custom_id` and what became
+        # of it. A call answered by a batch line names its batch and carries its cost at
+        # batch prices; interactive calls leave both NULL (their cost is their article's).
+        "0009_batch_api",
+        """
+        CREATE TABLE batch_jobs (
+            id INTEGER PRIMARY KEY,
+            state TEXT NOT NULL
+                CHECK (state IN ('prepared', 'uploaded', 'submitted', 'collected')),
+            file_name TEXT NOT NULL,
+            model TEXT NOT NULL,
+            prompt_version TEXT NOT NULL,
+            schema_version TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            input_file_id TEXT,
+            batch_id TEXT UNIQUE,
+            status TEXT,
+            output_file_id TEXT,
+            error_file_id TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE batch_requests (
+            custom_id TEXT PRIMARY KEY,
+            job_id INTEGER NOT NULL REFERENCES batch_jobs (id),
+            request_hash TEXT NOT NULL,
+            article_id TEXT NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('submitted', 'answered', 'failed', 'unfinished')),
+            status INTEGER,
+            error TEXT,
+            cost REAL,
+            finished_at TEXT
+        );
+        CREATE INDEX batch_requests_hash ON batch_requests (request_hash);
+        CREATE INDEX batch_requests_job ON batch_requests (job_id);
+        ALTER TABLE calls ADD COLUMN batch_id TEXT;
+        ALTER TABLE calls ADD COLUMN cost REAL;
+        """,
+    ),
 )
 
 
@@ -235,6 +280,36 @@ class Ledger:
         """Commit now, unless writes are grouped and the group is younger than the interval."""
         if time.monotonic() - self._group_began >= self._commit_interval:
             self.commit()
+
+    # The tables of other stages (the Batch API's, `sitrep.run.batchbook`) go through these:
+    # their writes join the same grouped transactions as the ledger's own.
+
+    def query(self, sql: str, parameters: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """The rows of a read."""
+        return self._db.execute(sql, parameters).fetchall()
+
+    def write(self, sql: str, parameters: tuple[object, ...] = ()) -> int:
+        """One write, grouped as the ledger's own are; returns the row id it inserted."""
+        self._begin()
+        try:
+            return self._db.execute(sql, parameters).lastrowid or 0
+        finally:
+            self._end()
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Writes that land together or not at all, and are committed before this returns:
+        what an outside service was told must not be forgotten."""
+        self._begin()
+        self._db.execute("SAVEPOINT atomic")
+        try:
+            yield
+            self._db.execute("RELEASE atomic")
+        except BaseException:
+            self._db.execute("ROLLBACK TO atomic")
+            self._db.execute("RELEASE atomic")
+            raise
+        self.commit()
 
     def _write(self, sql: str, parameters: tuple[object, ...]) -> None:
         self._begin()
@@ -391,8 +466,8 @@ class Ledger:
         self._write(
             """INSERT INTO calls (article_id, request_hash, status, latency_ms, prompt_tokens,
                completion_tokens, request_id, from_cache, response, created_at, model,
-               prompt_version, schema_version, outcome, cached_tokens)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               prompt_version, schema_version, outcome, cached_tokens, batch_id, cost)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 call.article_id,
                 call.request_hash,
@@ -409,6 +484,8 @@ class Ledger:
                 call.schema_version,
                 call.outcome,
                 call.cached_tokens,
+                call.batch_id,
+                call.cost,
             ),
         )
 
@@ -431,7 +508,7 @@ class Ledger:
         rows = self._db.execute(
             """SELECT article_id, request_hash, status, latency_ms, prompt_tokens,
                completion_tokens, request_id, response, from_cache, model, prompt_version,
-               schema_version, outcome, cached_tokens
+               schema_version, outcome, cached_tokens, batch_id, cost
                FROM calls WHERE article_id = ? ORDER BY id""",
             (article_id,),
         )
@@ -451,6 +528,8 @@ class Ledger:
                 r[11],
                 r[12],
                 r[13],
+                r[14],
+                r[15],
             )
             for r in rows
         ]

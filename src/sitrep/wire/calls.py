@@ -59,6 +59,10 @@ class Call:
     schema_version: str | None = None
     outcome: str | None = None
     cached_tokens: int | None = None  # of prompt_tokens, answered from the prompt cache
+    # For a line of an OpenAI Batch API output or error file: its batch, and its cost at batch
+    # prices (an interactive call's cost is counted with its article's).
+    batch_id: str | None = None
+    cost: float | None = None
 
 
 class CallLog(Protocol):

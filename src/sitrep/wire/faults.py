@@ -56,6 +56,11 @@ logger = logging.getLogger("sitrep")
 _TRANSIENT_STATUS = frozenset({408, 409, 429})
 
 
+def is_transient_status(status: int) -> bool:
+    """Whether an HTTP status is a fault of the road, worth trying the request again for."""
+    return status in _TRANSIENT_STATUS or status >= 500
+
+
 def is_transient(exc: BaseException, *, resend_timed_out: bool = True) -> bool:
     """Whether trying the same request again may succeed."""
     if isinstance(exc.__cause__, ReplayError):
@@ -68,7 +73,7 @@ def is_transient(exc: BaseException, *, resend_timed_out: bool = True) -> bool:
     if isinstance(exc, openai.APIStatusError):
         if refuses_request(exc):
             return False
-        return exc.status_code in _TRANSIENT_STATUS or exc.status_code >= 500
+        return is_transient_status(exc.status_code)
     return False
 
 

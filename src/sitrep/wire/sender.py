@@ -59,6 +59,12 @@ _POST_OPTIONS: RequestOptions = {"security": {"bearer_auth": True}}
 _METHOD = "POST"
 
 
+def chat_completions_path(base_url: str) -> str:
+    """The path the SDK posts chat completions to under `base_url`, which is part of a
+    request's hash: the same for a request sent here and one sent in a batch file."""
+    return httpx2.URL(base_url).path.rstrip("/") + _CHAT_COMPLETIONS
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     """One answer as received: its JSON body and the endpoint's id for the request.
@@ -132,8 +138,7 @@ class ChatSender:
         self._client = openai.OpenAI(**client_options, http_client=http_client)
         self._async_client = openai.AsyncOpenAI(**client_options, http_client=async_http_client)
         self._resend = config.resends_timed_out
-        # The path the SDK posts to under the base URL's own, which is part of the hash.
-        self._path = self._client.base_url.path.rstrip("/") + _CHAT_COMPLETIONS
+        self._path = chat_completions_path(config.base_url)
 
     def send(self, request: Mapping[str, Any], tag: CallTag, *, fresh: bool = False) -> Reply:
         """Send `request`, blocking; `fresh` asks the endpoint even if the cache has an answer."""

@@ -1,0 +1,187 @@
+"""Batch jobs from written to collected: the lifecycle the Batch API path and `sitrep batches`
+share, over the ledger's book (`BatchBook`) and the server (`BatchClient`).
+
+    prepare   requests → input files within the limits, each written down as a job
+    advance   prepared → uploaded → submitted; before creating a batch, the server is asked
+              for one made from the same file already (a run stopped between creating it and
+              writing its id down), so that no file is ever submitted twice
+    collect   a submitted job polled; once final, its output and error files read into the
+              ledger and the job closed; its input file deleted
+    wait      polled with backoff (`BatchApiOptions.poll_*`) until some batch is final
+    cancel    every open batch cancelled; jobs never submitted are closed with every request
+              unfinished
+
+A file uploaded by a run stopped before it wrote the file's id down is uploaded again by the
+next: the first copy is never submitted (the server's Files listing is not relied on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sitrep.run.batchapi import BatchClient, BatchView
+from sitrep.run.batchbook import BatchBook, Job, JobState
+from sitrep.run.batchfiles import BatchRequest, read_result_lines, write_input_files
+from sitrep.settings import BatchApiOptions, ModelConfig, Price
+
+BATCH_DIR = "batches"  # under the output directory: input files, kept until collected
+
+
+@dataclass(frozen=True, slots=True)
+class JobReport:
+    """One batch file as `sitrep batches` shows it."""
+
+    id: int
+    file_name: str
+    state: str
+    batch_id: str | None
+    status: str | None
+    requests: int
+    completed: int | None  # the server's counts, when it was asked
+    failed: int | None
+
+
+class BatchJobs:
+    def __init__(
+        self,
+        book: BatchBook,
+        client: BatchClient,
+        directory: Path,
+        *,
+        config: ModelConfig,
+        options: BatchApiOptions,
+        batch_price: Price | None,
+    ) -> None:
+        self.book = book
+        self.client = client
+        self.directory = directory
+        self.config = config
+        self.options = options
+        self.batch_price = batch_price
+        self.problems: list[str] = []  # result lines that could not be read or matched
+
+    def prepare(
+        self, requests: Iterable[BatchRequest], *, prompt_version: str, schema_version: str
+    ) -> int:
+        """Write the requests to input files, each written down as a job; how many files."""
+        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        files = 0
+        for file in write_input_files(
+            self.directory,
+            requests,
+            max_requests=self.options.max_requests_per_file,
+            max_bytes=self.options.max_file_bytes,
+            name=name,
+        ):
+            self.book.add_job(file, self.config, prompt_version, schema_version)
+            files += 1
+        return files
+
+    async def advance(self, stop: asyncio.Event) -> None:
+        """Take every prepared job to uploaded and every uploaded one to submitted."""
+        for waiting in self.book.jobs(JobState.PREPARED, JobState.UPLOADED):
+            if stop.is_set():
+                return
+            job = waiting
+            if job.state is JobState.PREPARED:
+                content = (self.directory / job.file_name).read_bytes()
+                self.book.uploaded(job, await self.client.upload(job.file_name, content))
+                job = self.book.job(job.id)
+            assert job.input_file_id is not None
+            found = await self.client.find(job.input_file_id)
+            view = found or await self.client.create(
+                job.input_file_id, {"sitrep_file": job.file_name}
+            )
+            self.book.submitted(job, view)
+
+    async def collect(self, stop: asyncio.Event) -> list[BatchView]:
+        """Poll every submitted job once and collect the final ones; the open ones' views."""
+        still_open = []
+        for job in self.book.jobs(JobState.SUBMITTED):
+            if stop.is_set():
+                break
+            assert job.batch_id is not None
+            view = await self.client.retrieve(job.batch_id)
+            if view.final:
+                await self._collect(job, view)
+            else:
+                self.book.seen(job, view)
+                still_open.append(view)
+        return still_open
+
+    async def _collect(self, job: Job, view: BatchView) -> None:
+        lines = []
+        for file_id in (view.output_file_id, view.error_file_id):
+            if file_id:
+                found, problems = read_result_lines(await self.client.content(file_id))
+                lines.extend(found)
+                self.problems.extend(f"{file_id} {problem}" for problem in problems)
+        collected = self.book.collect(job, view, lines, config=self.config, price=self.batch_price)
+        self.problems.extend(collected.problems)
+        (self.directory / job.file_name).unlink(missing_ok=True)
+
+    async def wait_for_any(self, stop: asyncio.Event) -> None:
+        """Poll with backoff until a submitted batch is final, none is open, or `stop` is set."""
+        interval = self.options.poll_initial
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            jobs = self.book.jobs(JobState.SUBMITTED)
+            if stop.is_set() or not jobs:
+                return
+            for job in jobs:
+                assert job.batch_id is not None
+                view = await self.client.retrieve(job.batch_id)
+                if view.final:
+                    return  # collected by the caller's next `collect`
+                self.book.seen(job, view)
+            interval = min(interval * self.options.poll_factor, self.options.poll_max)
+
+    async def wait_all(self, stop: asyncio.Event) -> None:
+        """Collect every submitted job, waiting for each to be final."""
+        await self.collect(stop)
+        while self.book.jobs(JobState.SUBMITTED) and not stop.is_set():
+            await self.wait_for_any(stop)
+            await self.collect(stop)
+
+    async def cancel(self, stop: asyncio.Event) -> None:
+        """Cancel every open batch and collect it once cancelled; close the jobs never sent."""
+        for job in self.book.jobs(JobState.PREPARED, JobState.UPLOADED):
+            self.book.close_unsent(job)
+            (self.directory / job.file_name).unlink(missing_ok=True)
+        for job in self.book.jobs(JobState.SUBMITTED):
+            assert job.batch_id is not None
+            view = await self.client.retrieve(job.batch_id)
+            if not view.final and view.status != "cancelling":
+                await self.client.cancel(job.batch_id)
+        await self.wait_all(stop)
+
+    async def reports(self, *, ask: bool) -> list[JobReport]:
+        """Every job, newest last; with `ask`, the open ones' status fresh from the server."""
+        reports = []
+        for job in self.book.jobs():
+            completed = failed = None
+            status = job.status
+            if ask and job.state is JobState.SUBMITTED and job.batch_id is not None:
+                view = await self.client.retrieve(job.batch_id)
+                self.book.seen(job, view)
+                status, completed, failed = view.status, view.completed, view.failed
+            reports.append(
+                JobReport(
+                    job.id,
+                    job.file_name,
+                    job.state.value,
+                    job.batch_id,
+                    status,
+                    job.requests,
+                    completed,
+                    failed,
+                )
+            )
+        return reports

@@ -116,6 +116,15 @@ if _typing.TYPE_CHECKING:
         SubEventType,
         TimeOfDay,
     )
+    from sitrep.run.batchjobs import (
+        BatchAction,
+        JobReport,
+        manage_batches,
+    )
+    from sitrep.run.batchrun import (
+        BatchApiSummary,
+        run_batch_api,
+    )
     from sitrep.run.ledger import (
         ArticleOutcome,
         ArticleRow,
@@ -136,12 +145,14 @@ if _typing.TYPE_CHECKING:
         run_batch,
     )
     from sitrep.settings import (
+        BatchApiOptions,
         BatchOptions,
         ModelConfig,
         OutputCapField,
         OutputMode,
         Price,
         PromptProfile,
+        ReaskRoute,
         ReaskStyle,
         RetryPolicy,
     )
@@ -174,6 +185,9 @@ __all__ = [
     "Attribution",
     "AuthenticationError",
     "BadRequestError",
+    "BatchAction",
+    "BatchApiOptions",
+    "BatchApiSummary",
     "BatchOptions",
     "BatchPlan",
     "BatchProgress",
@@ -212,6 +226,7 @@ __all__ = [
     "IncidentStatus",
     "InputItem",
     "InvalidOutputError",
+    "JobReport",
     "Ledger",
     "MatchKind",
     "ModelConfig",
@@ -230,6 +245,7 @@ __all__ = [
     "Provenance",
     "Qualifier",
     "Reask",
+    "ReaskRoute",
     "ReaskStyle",
     "RecordScores",
     "RecordSet",
@@ -260,10 +276,12 @@ __all__ = [
     "load_gold",
     "load_prompts",
     "load_run",
+    "manage_batches",
     "plan_batch",
     "read_archives",
     "replay_clients",
     "run_batch",
+    "run_batch_api",
 ]
 
 # Where each public name lives, for `__getattr__`. The three lists (the imports for type
@@ -335,12 +353,14 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "TimeOfDay",
     ),
     "sitrep.settings": (
+        "BatchApiOptions",
         "BatchOptions",
         "ModelConfig",
         "OutputCapField",
         "OutputMode",
         "Price",
         "PromptProfile",
+        "ReaskRoute",
         "ReaskStyle",
         "RetryPolicy",
     ),
@@ -353,6 +373,8 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "sitrep.wire.pacing": ("Pacer",),
     "sitrep.wire.ratelimit": ("Reservation",),
     "sitrep.wire.replay": ("replay_clients",),
+    "sitrep.run.batchjobs": ("BatchAction", "JobReport", "manage_batches"),
+    "sitrep.run.batchrun": ("BatchApiSummary", "run_batch_api"),
     "sitrep.run.ledger": ("ArticleOutcome", "ArticleRow", "ArticleStatus", "Ledger"),
     "sitrep.run.plan": ("BatchPlan", "plan_batch"),
     "sitrep.run.readers": ("InputItem", "read_archives"),

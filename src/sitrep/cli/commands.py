@@ -22,6 +22,12 @@ import httpx2
 from rich.console import Console
 
 from sitrep._version import __version__
+from sitrep.cli.batches import (
+    batch_options_from,
+    batch_run_options,
+    batches_command,
+    run_through_batch_api,
+)
 from sitrep.cli.display import ProgressDisplay, plan_table, section_table, summary_table
 from sitrep.cli.options import api_key_for, fail, model_options
 from sitrep.errors import (
@@ -150,6 +156,7 @@ def extract(
     help="Send the requests through the OpenAI Batch API at batch prices: submitted as batch "
     "files, collected when they finish (up to 24 h).",
 )
+@batch_run_options
 @click.option("--no-cache", is_flag=True, help="Do not answer identical requests from earlier.")
 @click.option(
     "--read-workers",
@@ -171,6 +178,8 @@ def run(
     retry_failed: bool,
     dry_run: bool,
     batch_api: bool,
+    no_wait: bool,
+    batch_reask: str,
     no_cache: bool,
     read_workers: int,
 ) -> None:
@@ -213,6 +222,22 @@ def run(
         except ConfigurationError as exc:
             fail(str(exc), code=2)
         console.print(plan_table(plan, batch_api=batch_api))
+        return
+    if batch_api:
+        if replay is not None:
+            fail(
+                "--batch-api sends batch files to a live endpoint (or a local fake server); "
+                "it cannot replay cassettes: drop --replay",
+                code=2,
+            )
+        if retry_failed:
+            fail(
+                "--retry-failed asks failed articles afresh, which the Batch API path cannot "
+                "yet do: run them without --batch-api",
+                code=2,
+            )
+        batch = batch_options_from(no_wait=no_wait, batch_reask=batch_reask)
+        run_through_batch_api(archives, config, out_dir=out_dir, options=options, batch=batch)
         return
     api_key = api_key_for(replay, config)
     try:
@@ -286,6 +311,9 @@ async def _run_until_interrupted(
         )
     finally:
         inputs.close()  # stops the processes reading pages
+
+
+main.add_command(batches_command)
 
 
 @main.command(name="export")

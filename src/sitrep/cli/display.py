@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TextIO
 
 from rich.console import Console
@@ -25,6 +25,8 @@ from rich.progress import (
 from rich.table import Table
 
 from sitrep.evaluate.report import Section
+from sitrep.run.batchjobs import JobReport
+from sitrep.run.batchrun import BatchApiSummary
 from sitrep.run.plan import BatchPlan
 from sitrep.run.scheduler import BatchProgress, BatchSummary
 
@@ -127,6 +129,51 @@ def summary_table(summary: BatchSummary) -> Table:
     table.caption = f"outputs in {summary.output_dir}"
     if summary.stopped is not None:
         table.caption += f"; stopped early ({summary.stopped}): run the same command to resume"
+    return table
+
+
+def batch_table(summary: BatchApiSummary) -> Table:
+    """Where a Batch API run's batches stand, after its summary."""
+    table = Table(title="Batch API", show_header=False)
+    table.add_column("")
+    table.add_column("", justify="right")
+    for state, count in summary.jobs.items():
+        table.add_row(f"batch files {state}", f"{count:,}")
+    table.add_row("requests submitted by this run", f"{summary.submitted:,}")
+    table.add_row("requests in batches not yet collected", f"{summary.waiting:,}")
+    table.add_row("every batch line so far, at batch prices", _money(summary.batch_cost))
+    if summary.waiting:
+        table.caption = (
+            "batches still running: run the same command again (or sitrep batches DIR --wait) "
+            "to collect them"
+        )
+    return table
+
+
+def jobs_table(reports: Sequence[JobReport]) -> Table:
+    """`sitrep batches DIR`: each batch file, its batch and its status."""
+    table = Table(title="sitrep batches", header_style="bold")
+    table.add_column("#", justify="right")
+    for name in ("state", "batch", "status"):
+        table.add_column(name, overflow="fold")
+    for name in ("requests", "done", "failed"):
+        table.add_column(name, justify="right")
+    for r in reports:
+        table.add_row(
+            str(r.id),
+            r.state,
+            r.batch_id or "",
+            r.status or "",
+            f"{r.requests:,}",
+            "" if r.completed is None else f"{r.completed:,}",
+            "" if r.failed is None else f"{r.failed:,}",
+        )
+    table.caption = (
+        "done and failed: lines answered and failed, as the server counts them for an open "
+        "batch and the ledger for a collected one"
+        if reports
+        else "no batch files: this run has not used the Batch API"
+    )
     return table
 
 

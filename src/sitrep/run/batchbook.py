@@ -359,6 +359,16 @@ class BatchBook:
             return None
         return BatchAnswer(zlib.decompress(rows[0][0]), rows[0][1], rows[0][2])
 
+    def line_counts(self, job: Job) -> dict[LineState, int]:
+        """How many of the job's requests are in each state."""
+        found = dict(
+            self.ledger.query(
+                "SELECT state, count(*) FROM batch_requests WHERE job_id = ? GROUP BY state",
+                (job.id,),
+            )
+        )
+        return {state: int(found.get(state, 0)) for state in LineState}
+
     def waiting(self) -> int:
         """Requests in batches not yet collected."""
         return int(

@@ -23,12 +23,19 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
+import httpx2
+
+from sitrep.errors import OutputError
 from sitrep.run.batchapi import BatchClient, BatchView
-from sitrep.run.batchbook import BatchBook, Job, JobState
+from sitrep.run.batchbook import BatchBook, Job, JobState, LineState
 from sitrep.run.batchfiles import BatchRequest, read_result_lines, write_input_files
-from sitrep.settings import BatchApiOptions, ModelConfig, Price
+from sitrep.run.budget import price_for
+from sitrep.run.ledger import LEDGER_NAME
+from sitrep.run.store import RunStore
+from sitrep.settings import BatchApiOptions, BatchOptions, ModelConfig, Price
 
 BATCH_DIR = "batches"  # under the output directory: input files, kept until collected
 
@@ -43,7 +50,9 @@ class JobReport:
     batch_id: str | None
     status: str | None
     requests: int
-    completed: int | None  # the server's counts, when it was asked
+    # Lines answered and failed: the server's counts for an open batch (when it was asked), the
+    # ledger's for a collected one.
+    completed: int | None
     failed: int | None
 
 
@@ -172,6 +181,9 @@ class BatchJobs:
                 view = await self.client.retrieve(job.batch_id)
                 self.book.seen(job, view)
                 status, completed, failed = view.status, view.completed, view.failed
+            elif job.state is JobState.COLLECTED:
+                lines = self.book.line_counts(job)
+                completed, failed = lines[LineState.ANSWERED], lines[LineState.FAILED]
             reports.append(
                 JobReport(
                     job.id,
@@ -185,3 +197,62 @@ class BatchJobs:
                 )
             )
         return reports
+
+
+class BatchAction(StrEnum):
+    """What `sitrep batches DIR` does: show, wait for and collect, or cancel the batches."""
+
+    STATUS = "status"
+    WAIT = "wait"
+    CANCEL = "cancel"
+
+
+async def manage_batches(
+    out_dir: Path,
+    config: ModelConfig,
+    *,
+    api_key: str,
+    action: BatchAction = BatchAction.STATUS,
+    options: BatchOptions | None = None,
+    batch: BatchApiOptions | None = None,
+    transport: httpx2.AsyncBaseTransport | None = None,
+    stop: asyncio.Event | None = None,
+) -> list[JobReport]:
+    """The batch files of the run in `out_dir`, after `action`.
+
+    STATUS asks the server for each open batch's status; WAIT submits what a stopped run left
+    prepared, then polls with backoff and collects every batch into the ledger (the next
+    `run_batch_api` over the same archive turns their answers into records); CANCEL cancels
+    every open batch and collects what each finished (its other requests go in the next run's
+    batches).
+    """
+    if not (out_dir / LEDGER_NAME).exists():
+        raise OutputError(f"{out_dir} holds no sitrep run (no {LEDGER_NAME})")
+    options = options or BatchOptions()
+    batch = batch or BatchApiOptions()
+    stop = stop or asyncio.Event()
+    price = price_for(config.model, options.prices)
+    with RunStore.open(out_dir) as store:
+        http = httpx2.AsyncClient(transport=transport) if transport is not None else None
+        client = BatchClient(
+            config, api_key=api_key, completion_window=batch.completion_window, http_client=http
+        )
+        jobs = BatchJobs(
+            BatchBook(store.ledger),
+            client,
+            out_dir / BATCH_DIR,
+            config=config,
+            options=batch,
+            batch_price=price.for_batch() if price is not None else None,
+        )
+        try:
+            if action is BatchAction.WAIT:
+                await jobs.advance(stop)
+                await jobs.wait_all(stop)
+            elif action is BatchAction.CANCEL:
+                await jobs.cancel(stop)
+            return await jobs.reports(ask=action is BatchAction.STATUS)
+        finally:
+            await client.close()
+            if http is not None:
+                await http.aclose()

@@ -35,12 +35,12 @@ submitted past it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
 import httpx2
@@ -49,7 +49,6 @@ from sitrep.errors import (
     ArticleError,
     BadRequestError,
     ExtractionError,
-    OutputError,
     SitrepError,
     TransportError,
 )
@@ -62,9 +61,9 @@ from sitrep.model.usage import TokenUsage, usage_from_body
 from sitrep.run.batchapi import BatchClient
 from sitrep.run.batchbook import BatchBook, JobState, LineState, RequestHistory
 from sitrep.run.batchfiles import BatchRequest
-from sitrep.run.batchjobs import BATCH_DIR, BatchJobs, JobReport
+from sitrep.run.batchjobs import BATCH_DIR, BatchJobs
 from sitrep.run.budget import Budget, price_for
-from sitrep.run.ledger import LEDGER_NAME, ArticleOutcome, ArticleStatus
+from sitrep.run.ledger import ArticleOutcome, ArticleStatus
 from sitrep.run.readers import InputItem, most_first
 from sitrep.run.scheduler import LEDGER_COMMIT_INTERVAL, BatchProgress, BatchSummary
 from sitrep.run.store import RunStore
@@ -157,65 +156,6 @@ async def run_batch_api(
             if http is not None:
                 await http.aclose()
         return run.summary(out_dir, stopped)
-
-
-class BatchAction(StrEnum):
-    """What `sitrep batches DIR` does: show, wait for and collect, or cancel the batches."""
-
-    STATUS = "status"
-    WAIT = "wait"
-    CANCEL = "cancel"
-
-
-async def manage_batches(
-    out_dir: Path,
-    config: ModelConfig,
-    *,
-    api_key: str,
-    action: BatchAction = BatchAction.STATUS,
-    options: BatchOptions | None = None,
-    batch: BatchApiOptions | None = None,
-    transport: httpx2.AsyncBaseTransport | None = None,
-    stop: asyncio.Event | None = None,
-) -> list[JobReport]:
-    """The batch files of the run in `out_dir`, after `action`.
-
-    STATUS asks the server for each open batch's status; WAIT submits what a stopped run left
-    prepared, then polls with backoff and collects every batch into the ledger (the next
-    `run_batch_api` over the same archive turns their answers into records); CANCEL cancels
-    every open batch and collects what each finished (its other requests go in the next run's
-    batches).
-    """
-    if not (out_dir / LEDGER_NAME).exists():
-        raise OutputError(f"{out_dir} holds no sitrep run (no {LEDGER_NAME})")
-    options = options or BatchOptions()
-    batch = batch or BatchApiOptions()
-    stop = stop or asyncio.Event()
-    price = price_for(config.model, options.prices)
-    with RunStore.open(out_dir) as store:
-        http = httpx2.AsyncClient(transport=transport) if transport is not None else None
-        client = BatchClient(
-            config, api_key=api_key, completion_window=batch.completion_window, http_client=http
-        )
-        jobs = BatchJobs(
-            BatchBook(store.ledger),
-            client,
-            out_dir / BATCH_DIR,
-            config=config,
-            options=batch,
-            batch_price=price.for_batch() if price is not None else None,
-        )
-        try:
-            if action is BatchAction.WAIT:
-                await jobs.advance(stop)
-                await jobs.wait_all(stop)
-            elif action is BatchAction.CANCEL:
-                await jobs.cancel(stop)
-            return await jobs.reports(ask=action is BatchAction.STATUS)
-        finally:
-            await client.close()
-            if http is not None:
-                await http.aclose()
 
 
 async def _commit_periodically(store: RunStore) -> None:
@@ -317,12 +257,18 @@ class _BatchRun:
     ) -> tuple[list[BatchRequest], bool]:
         """One pass over the archive; the requests to submit, and whether the ceiling held
         any article back."""
+        self.counts.waiting = 0
+        with contextlib.closing(_Closable(items)):
+            return await self._drive(items, stop, first=first)
+
+    async def _drive(
+        self, items: Iterable[InputItem | Article], stop: asyncio.Event, *, first: bool
+    ) -> tuple[list[BatchRequest], bool]:
         needs: list[BatchRequest] = []
         queued: set[str] = set()
         seen: set[str] = set()
         reserved = 0.0
         ceiling = False
-        self.counts.waiting = 0
         for raw in items:
             if stop.is_set():
                 break
@@ -554,6 +500,18 @@ class _BatchRun:
             submitted=self.counts.submitted,
             batch_cost=self.book.spent(),
         )
+
+
+class _Closable:
+    """Closes an iterable that can be (`read_archives` stops its page-reading processes)."""
+
+    def __init__(self, items: object) -> None:
+        self._items = items
+
+    def close(self) -> None:
+        close = getattr(self._items, "close", None)
+        if callable(close):
+            close()
 
 
 def _give_up_if_spent(history: RequestHistory, attempts: int) -> None:

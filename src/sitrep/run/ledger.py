@@ -241,6 +241,7 @@ class Ledger:
         self.path = path
         self._commit_interval = commit_interval
         self._group_began = 0.0
+        self._atomic = 0  # depth of `atomic` blocks open: no write commits inside one
         self._closed = False
         # Autocommit mode: transactions are opened explicitly, by `_begin`.
         self._db = sqlite3.connect(path, isolation_level=None)
@@ -277,7 +278,10 @@ class Ledger:
             self._group_began = time.monotonic()
 
     def _end(self) -> None:
-        """Commit now, unless writes are grouped and the group is younger than the interval."""
+        """Commit now, unless writes are grouped and the group is younger than the interval,
+        or they are inside `atomic`, which commits them when it ends."""
+        if self._atomic:
+            return
         if time.monotonic() - self._group_began >= self._commit_interval:
             self.commit()
 
@@ -302,6 +306,7 @@ class Ledger:
         what an outside service was told must not be forgotten."""
         self._begin()
         self._db.execute("SAVEPOINT atomic")
+        self._atomic += 1
         try:
             yield
             self._db.execute("RELEASE atomic")
@@ -309,7 +314,10 @@ class Ledger:
             self._db.execute("ROLLBACK TO atomic")
             self._db.execute("RELEASE atomic")
             raise
-        self.commit()
+        finally:
+            self._atomic -= 1
+        if not self._atomic:
+            self.commit()
 
     def _write(self, sql: str, parameters: tuple[object, ...]) -> None:
         self._begin()

@@ -38,6 +38,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any, NamedTuple
 
 try:
@@ -56,6 +57,7 @@ from sitrep.testing.completions import (
     malformed_arguments,
     usage,
 )
+from sitrep.testing.recorded import answers_from_cassettes
 
 HOST = "127.0.0.1"  # loopback only: this server must never be reachable from elsewhere
 DEFAULT_ARGUMENTS = '{"incidents": [], "statistics": []}'
@@ -437,6 +439,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument(
+        "--answers-from",
+        type=Path,
+        help="a directory of cassettes: answer each request as they recorded it "
+        "(sitrep.testing.recorded); otherwise every answer is an empty extraction",
+    )
     for field in fields(ServerSettings):  # an option for each setting but the answer function
         name, kind = field.name, int if field.name in ("rpm", "tpm", "seed") else float
         if name == "faults":
@@ -446,10 +454,12 @@ def main(argv: list[str] | None = None) -> int:
     add_options(parser)
     options = vars(parser.parse_args(argv))
     port = options.pop("port")
+    recorded = options.pop("answers_from")
     try:
         batch = pop_options(options)
-        settings = ServerSettings(**options, batch=batch)
-    except ValueError as exc:
+        answer = answers_from_cassettes(recorded) if recorded is not None else None
+        settings = ServerSettings(**options, batch=batch, answer=answer)
+    except (ValueError, LookupError) as exc:
         parser.error(str(exc))
     asyncio.run(_serve_until_signalled(settings, port))
     return 0

@@ -1,0 +1,162 @@
+"""The command line of the Batch API path: `sitrep run --batch-api` and `sitrep batches DIR`.
+
+Part of the edge: it reads the key, prints and exits; the library (`sitrep.run.batchrun`) does
+the work. A first Ctrl-C stops at the next step and leaves every submitted batch running at the
+server, to be collected by the next run; a second abandons the step in progress (the ledger
+keeps every step that was taken).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sqlite3
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from sitrep.cli.display import ProgressDisplay, batch_table, jobs_table, summary_table
+from sitrep.cli.options import api_key_for, fail, model_options
+from sitrep.errors import ConfigurationError, OutputError, SitrepError
+from sitrep.run.batchjobs import BatchAction, manage_batches
+from sitrep.run.batchrun import BatchApiSummary, run_batch_api
+from sitrep.run.readers import count_inputs, read_archives
+from sitrep.settings import BatchApiOptions, BatchOptions, ModelConfig, ReaskRoute
+
+Result = TypeVar("Result")
+_DEFAULTS = BatchApiOptions()
+
+
+def run_through_batch_api(
+    archives: tuple[Path, ...],
+    config: ModelConfig,
+    *,
+    out_dir: Path,
+    options: BatchOptions,
+    batch: BatchApiOptions,
+) -> None:
+    """`sitrep run ... --batch-api`: run, show the summary, exit 4 while articles wait."""
+    api_key = api_key_for(None, config)
+    with ProgressDisplay(total=count_inputs(archives)) as display:
+
+        def run(stop: asyncio.Event) -> Coroutine[Any, Any, BatchApiSummary]:
+            return run_batch_api(
+                lambda: read_archives(archives, workers=options.read_workers),
+                config,
+                api_key=api_key,
+                out_dir=out_dir,
+                options=options,
+                batch=batch,
+                stop=stop,
+                on_progress=display.update,
+            )
+
+        summary = _until_interrupted(run, out_dir)
+    console = Console()
+    console.print(summary_table(summary.summary))
+    console.print(batch_table(summary))
+    if summary.summary.stopped is not None:
+        sys.exit(4)
+
+
+def _until_interrupted(
+    work: Callable[[asyncio.Event], Coroutine[Any, Any, Result]], out_dir: Path
+) -> Result:
+    async def guarded() -> Result:
+        stop = asyncio.Event()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def interrupt() -> None:
+            if stop.is_set():
+                task.cancel()
+                return
+            stop.set()
+            click.echo(
+                "\nsitrep: stopping at the next step; submitted batches go on at the server "
+                "(Ctrl-C again to stop at once)",
+                err=True,
+            )
+
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, interrupt)
+        loop.add_signal_handler(signal.SIGTERM, interrupt)
+        return await work(stop)
+
+    try:
+        return asyncio.run(guarded())
+    except asyncio.CancelledError:
+        fail(
+            "interrupted: every step taken is in the ledger; run the same command to go on",
+            code=130,
+        )
+    except (OutputError, ConfigurationError) as exc:
+        fail(str(exc), code=2)
+    except SitrepError as exc:  # the batch endpoints refused or kept failing
+        fail(f"the Batch API call failed: {exc}. What was done is kept; run again to go on", code=1)
+    except (OSError, sqlite3.Error) as exc:
+        fail(
+            f"the run stopped on an error writing to {out_dir}: {exc}. What was finished "
+            "is kept; mend the cause and run the same command to resume",
+            code=1,
+        )
+
+
+def batch_run_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options `sitrep run` takes for the Batch API path only."""
+    for option in reversed(
+        (
+            click.option(
+                "--no-wait",
+                is_flag=True,
+                help="With --batch-api: submit the batches and return (exit 4) instead of "
+                "waiting; run the same command again, or sitrep batches DIR --wait, to collect.",
+            ),
+            click.option(
+                "--batch-reask",
+                type=click.Choice([route.value for route in ReaskRoute]),
+                default=_DEFAULTS.reask.value,
+                show_default=True,
+                help="With --batch-api: send re-asks of invalid answers in the next batch, or "
+                "at once to the interactive endpoint (standard price).",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+@click.command(name="batches")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@model_options
+@click.option("--wait", is_flag=True, help="Poll with backoff until every batch is collected.")
+@click.option("--cancel", is_flag=True, help="Cancel every open batch and collect what it did.")
+def batches_command(
+    directory: Path, config: ModelConfig, replay: Path | None, wait: bool, cancel: bool
+) -> None:
+    """Show the Batch API batches of the run in DIRECTORY, with their status at the server.
+
+    --wait collects every batch into the ledger (then sitrep run --batch-api over the same
+    archive writes the records); --cancel cancels the open ones: what they finished is kept,
+    the rest goes in the next run's batches. Give the same --model and --base-url as the run.
+    """
+    if wait and cancel:
+        fail("give --wait or --cancel, not both", code=2)
+    if replay is not None:
+        fail("sitrep batches talks to a live endpoint; it cannot replay cassettes", code=2)
+    api_key = api_key_for(None, config)
+    action = BatchAction.CANCEL if cancel else BatchAction.WAIT if wait else BatchAction.STATUS
+
+    async def work(stop: asyncio.Event) -> Any:
+        return await manage_batches(directory, config, api_key=api_key, action=action, stop=stop)
+
+    reports = _until_interrupted(work, directory)
+    Console().print(jobs_table(reports))
+
+
+def batch_options_from(*, no_wait: bool, batch_reask: str) -> BatchApiOptions:
+    return BatchApiOptions(wait=not no_wait, reask=ReaskRoute(batch_reask))

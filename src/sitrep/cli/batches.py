@@ -9,6 +9,7 @@ keeps every step that was taken).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import sqlite3
 import sys
@@ -106,6 +107,16 @@ def _until_interrupted(
         )
 
 
+_poll_option = click.option(
+    "--batch-poll",
+    type=click.FloatRange(0.01),
+    default=_DEFAULTS.poll_initial,
+    show_default=True,
+    help="With --batch-api: seconds before the first poll of a batch's status; each wait "
+    f"after is half as long again, up to {_DEFAULTS.poll_max:g} s.",
+)
+
+
 def batch_run_options(command: Callable[..., None]) -> Callable[..., None]:
     """The options `sitrep run` takes for the Batch API path only."""
     for option in reversed(
@@ -116,6 +127,7 @@ def batch_run_options(command: Callable[..., None]) -> Callable[..., None]:
                 help="With --batch-api: submit the batches and return (exit 4) instead of "
                 "waiting; run the same command again, or sitrep batches DIR --wait, to collect.",
             ),
+            _poll_option,
             click.option(
                 "--batch-reask",
                 type=click.Choice([route.value for route in ReaskRoute]),
@@ -135,8 +147,15 @@ def batch_run_options(command: Callable[..., None]) -> Callable[..., None]:
 @model_options
 @click.option("--wait", is_flag=True, help="Poll with backoff until every batch is collected.")
 @click.option("--cancel", is_flag=True, help="Cancel every open batch and collect what it did.")
+@_poll_option
 def batches_command(
-    directory: Path, config: ModelConfig, replay: Path | None, wait: bool, cancel: bool
+    directory: Path,
+    *,
+    config: ModelConfig,
+    replay: Path | None,
+    wait: bool,
+    cancel: bool,
+    batch_poll: float,
 ) -> None:
     """Show the Batch API batches of the run in DIRECTORY, with their status at the server.
 
@@ -152,11 +171,22 @@ def batches_command(
     action = BatchAction.CANCEL if cancel else BatchAction.WAIT if wait else BatchAction.STATUS
 
     async def work(stop: asyncio.Event) -> Any:
-        return await manage_batches(directory, config, api_key=api_key, action=action, stop=stop)
+        return await manage_batches(
+            directory,
+            config,
+            api_key=api_key,
+            action=action,
+            batch=_polling(BatchApiOptions(), batch_poll),
+            stop=stop,
+        )
 
     reports = _until_interrupted(work, directory)
     Console().print(jobs_table(reports))
 
 
-def batch_options_from(*, no_wait: bool, batch_reask: str) -> BatchApiOptions:
-    return BatchApiOptions(wait=not no_wait, reask=ReaskRoute(batch_reask))
+def batch_options_from(*, no_wait: bool, batch_reask: str, batch_poll: float) -> BatchApiOptions:
+    return _polling(BatchApiOptions(wait=not no_wait, reask=ReaskRoute(batch_reask)), batch_poll)
+
+
+def _polling(options: BatchApiOptions, first: float) -> BatchApiOptions:
+    return dataclasses.replace(options, poll_initial=first, poll_max=max(first, options.poll_max))

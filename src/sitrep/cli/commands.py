@@ -180,6 +180,7 @@ def run(
     batch_api: bool,
     no_wait: bool,
     batch_reask: str,
+    batch_poll: float,
     no_cache: bool,
     read_workers: int,
 ) -> None:
@@ -236,7 +237,7 @@ def run(
                 "yet do: run them without --batch-api",
                 code=2,
             )
-        batch = batch_options_from(no_wait=no_wait, batch_reask=batch_reask)
+        batch = batch_options_from(no_wait=no_wait, batch_reask=batch_reask, batch_poll=batch_poll)
         run_through_batch_api(archives, config, out_dir=out_dir, options=options, batch=batch)
         return
     api_key = api_key_for(replay, config)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import signal
-import sqlite3
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -22,7 +20,7 @@ from rich.console import Console
 
 from sitrep.cli.display import ProgressDisplay, batch_table, jobs_table, summary_table
 from sitrep.cli.options import api_key_for, fail, model_options
-from sitrep.errors import ConfigurationError, OutputError, SitrepError
+from sitrep.cli.running import run_until_stopped
 from sitrep.run.batchjobs import BatchAction, manage_batches
 from sitrep.run.batchrun import BatchApiSummary, run_batch_api
 from sitrep.run.readers import count_inputs, read_archives
@@ -30,6 +28,11 @@ from sitrep.settings import BatchApiOptions, BatchOptions, ModelConfig, ReaskRou
 
 Result = TypeVar("Result")
 _DEFAULTS = BatchApiOptions()
+_STOPPING = (
+    "stopping at the next step; submitted batches go on at the server (Ctrl-C again to stop "
+    "at once)"
+)
+_INTERRUPTED = "interrupted: every step taken is in the ledger; run the same command to go on"
 
 
 def run_through_batch_api(
@@ -56,55 +59,12 @@ def run_through_batch_api(
                 on_progress=display.update,
             )
 
-        summary = _until_interrupted(run, out_dir)
+        summary = run_until_stopped(run, out_dir, stopping=_STOPPING, interrupted=_INTERRUPTED)
     console = Console()
     console.print(summary_table(summary.summary))
     console.print(batch_table(summary))
     if summary.summary.stopped is not None:
         sys.exit(4)
-
-
-def _until_interrupted(
-    work: Callable[[asyncio.Event], Coroutine[Any, Any, Result]], out_dir: Path
-) -> Result:
-    async def guarded() -> Result:
-        stop = asyncio.Event()
-        task = asyncio.current_task()
-        assert task is not None
-
-        def interrupt() -> None:
-            if stop.is_set():
-                task.cancel()
-                return
-            stop.set()
-            click.echo(
-                "\nsitrep: stopping at the next step; submitted batches go on at the server "
-                "(Ctrl-C again to stop at once)",
-                err=True,
-            )
-
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGINT, interrupt)
-        loop.add_signal_handler(signal.SIGTERM, interrupt)
-        return await work(stop)
-
-    try:
-        return asyncio.run(guarded())
-    except asyncio.CancelledError:
-        fail(
-            "interrupted: every step taken is in the ledger; run the same command to go on",
-            code=130,
-        )
-    except (OutputError, ConfigurationError) as exc:
-        fail(str(exc), code=2)
-    except SitrepError as exc:  # the batch endpoints refused or kept failing
-        fail(f"the Batch API call failed: {exc}. What was done is kept; run again to go on", code=1)
-    except (OSError, sqlite3.Error) as exc:
-        fail(
-            f"the run stopped on an error writing to {out_dir}: {exc}. What was finished "
-            "is kept; mend the cause and run the same command to resume",
-            code=1,
-        )
 
 
 _poll_option = click.option(
@@ -180,7 +140,7 @@ def batches_command(
             stop=stop,
         )
 
-    reports = _until_interrupted(work, directory)
+    reports = run_until_stopped(work, directory, stopping=_STOPPING, interrupted=_INTERRUPTED)
     Console().print(jobs_table(reports))
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 import httpx2
@@ -30,6 +29,7 @@ from sitrep.cli.batches import (
 )
 from sitrep.cli.display import ProgressDisplay, plan_table, section_table, summary_table
 from sitrep.cli.options import api_key_for, fail, model_options
+from sitrep.cli.running import run_until_stopped
 from sitrep.errors import (
     ArticleError,
     ConfigurationError,
@@ -246,58 +246,34 @@ def run(
     except ReplayError as exc:
         fail(str(exc), code=2)
     with ProgressDisplay(total=count_inputs(archives)) as display:
-        try:
-            summary = asyncio.run(
-                _run_until_interrupted(
-                    archives, config, api_key, out_dir, options, transport, display.update
-                )
+
+        def work(stop: asyncio.Event) -> Coroutine[Any, Any, BatchSummary]:
+            return _run(
+                archives, config, api_key, out_dir, options, transport, stop, display.update
             )
-        except asyncio.CancelledError:
-            fail(
-                "interrupted: articles in flight were abandoned and stay pending; "
-                "run the same command to resume",
-                code=130,
-            )
-        except (OutputError, ConfigurationError) as exc:
-            fail(str(exc), code=2)
-        except (OSError, sqlite3.Error) as exc:
-            fail(
-                f"the run stopped on an error writing to {out_dir}: {exc}. What was finished "
-                "is kept; mend the cause and run the same command to resume",
-                code=1,
-            )
+
+        summary = run_until_stopped(
+            work,
+            out_dir,
+            stopping="stopping; finishing the articles in flight (Ctrl-C again to abandon them)",
+            interrupted="interrupted: articles in flight were abandoned and stay pending; "
+            "run the same command to resume",
+        )
     console.print(summary_table(summary))
     if summary.stopped is not None:
         sys.exit(4)
 
 
-async def _run_until_interrupted(
+async def _run(
     archives: tuple[Path, ...],
     config: ModelConfig,
     api_key: str,
     out_dir: Path,
     options: BatchOptions,
     transport: httpx2.AsyncBaseTransport | None,
+    stop: asyncio.Event,
     on_progress: Callable[[BatchProgress], None],
 ) -> BatchSummary:
-    """First Ctrl-C: start nothing new, finish what is in flight. Second: abandon it."""
-    stop = asyncio.Event()
-    task = asyncio.current_task()
-    assert task is not None
-
-    def interrupt() -> None:
-        if stop.is_set():
-            task.cancel()
-            return
-        stop.set()
-        click.echo(
-            "\nsitrep: stopping; finishing the articles in flight (Ctrl-C again to abandon them)",
-            err=True,
-        )
-
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, interrupt)
-    loop.add_signal_handler(signal.SIGTERM, interrupt)
     inputs = read_archives(archives, workers=options.read_workers)
     try:
         return await run_batch(

@@ -65,7 +65,13 @@ from sitrep.run.batchjobs import BATCH_DIR, BatchJobs
 from sitrep.run.budget import Budget, price_for
 from sitrep.run.ledger import ArticleOutcome, ArticleStatus
 from sitrep.run.readers import InputItem, most_first
-from sitrep.run.scheduler import LEDGER_COMMIT_INTERVAL, BatchProgress, BatchSummary
+from sitrep.run.scheduler import (
+    LEDGER_COMMIT_INTERVAL,
+    BatchProgress,
+    BatchSummary,
+    RunCounts,
+    article_outcome,
+)
 from sitrep.run.store import RunStore
 from sitrep.settings import BatchApiOptions, BatchOptions, ModelConfig, Price, ReaskRoute
 from sitrep.text.chunks import Chunk
@@ -87,21 +93,12 @@ class BatchApiSummary:
 
 
 @dataclass(slots=True)
-class _Counts:
-    read: int = 0
-    extracted: int = 0
-    failed: int = 0
-    skipped: int = 0
-    duplicates: int = 0
-    deferred: int = 0
+class _Counts(RunCounts):
     waiting: int = 0  # articles waiting on batches, in the latest round
-    incidents: int = 0
-    statistics: int = 0
-    submitted: int = 0
+    submitted: int = 0  # requests submitted
     usage: TokenUsage = field(default_factory=TokenUsage)
     cost: float = 0.0
     cache_saving: float = 0.0
-    not_read: Counter[str] = field(default_factory=Counter)
 
 
 class _Waiting(Exception):  # noqa: N818  (control flow, not an error; never raised out)
@@ -402,9 +399,7 @@ class _BatchRun:
             chunks=extraction.provenance.chunks,
         )
         self.store.finish_done(article, extraction, outcome)
-        self.counts.extracted += 1
-        self.counts.incidents += len(extraction.incidents)
-        self.counts.statistics += len(extraction.statistics)
+        self.counts.extracted_one(extraction)
         self._progress()
 
     def _fail(
@@ -438,13 +433,10 @@ class _BatchRun:
         counts.cost += cost
         if self.batch_price is not None:
             counts.cache_saving += self.batch_price.saving(usage.cached_tokens)
-        return ArticleOutcome(
-            model=self.config.model,
-            prompt_version=self.extractor.prompts.version,
-            schema_version=schema_version(),
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            cost=cost if self.price is not None else None,
+        return article_outcome(
+            self.extractor,
+            usage,
+            cost if self.price is not None else None,
             incidents=incidents,
             statistics=statistics,
             error_kind=error_kind,

@@ -186,7 +186,7 @@ class _Start(Enum):
 
 
 @dataclass(slots=True)
-class _Counts:
+class RunCounts:
     """What this run has done so far, counted as it happens."""
 
     read: int = 0
@@ -198,6 +198,11 @@ class _Counts:
     incidents: int = 0
     statistics: int = 0
     not_read: Counter[str] = field(default_factory=Counter)
+
+    def extracted_one(self, extraction: Extraction) -> None:
+        self.extracted += 1
+        self.incidents += len(extraction.incidents)
+        self.statistics += len(extraction.statistics)
 
 
 class Scheduler:
@@ -219,7 +224,7 @@ class Scheduler:
         self.pacer = pacer
         self.options = options
         self.on_progress = on_progress
-        self.counts = _Counts()
+        self.counts = RunCounts()
         self.in_flight: dict[str, asyncio.Task[None]] = {}
         # The first error an article could not be finished with (the store failing: a full
         # disk). It stops the run: nothing more is read or sent, and `settle` raises it.
@@ -381,9 +386,7 @@ class Scheduler:
             chunks=extraction.provenance.chunks,
         )
         self.store.finish_done(article, extraction, outcome)
-        self.counts.extracted += 1
-        self.counts.incidents += len(extraction.incidents)
-        self.counts.statistics += len(extraction.statistics)
+        self.counts.extracted_one(extraction)
 
     def _finish_failed(
         self,
@@ -416,20 +419,43 @@ class Scheduler:
         error: str | None = None,
         chunks: int | None = None,
     ) -> ArticleOutcome:
-        cost = self.budget.charge(usage)
-        return ArticleOutcome(
-            model=self.extractor.config.model,
-            prompt_version=self.extractor.prompts.version,
-            schema_version=schema_version(),
-            prompt_tokens=usage.prompt_tokens,
-            completion_tokens=usage.completion_tokens,
-            cost=cost,
+        return article_outcome(
+            self.extractor,
+            usage,
+            self.budget.charge(usage),
             incidents=incidents,
             statistics=statistics,
             error_kind=error_kind,
             error=error,
             chunks=chunks,
         )
+
+
+def article_outcome(
+    extractor: Extractor,
+    usage: TokenUsage,
+    cost: float | None,
+    *,
+    incidents: int = 0,
+    statistics: int = 0,
+    error_kind: str | None = None,
+    error: str | None = None,
+    chunks: int | None = None,
+) -> ArticleOutcome:
+    """What finishing an article writes to its ledger row, whichever path extracted it."""
+    return ArticleOutcome(
+        model=extractor.config.model,
+        prompt_version=extractor.prompts.version,
+        schema_version=schema_version(),
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        cost=cost,
+        incidents=incidents,
+        statistics=statistics,
+        error_kind=error_kind,
+        error=error,
+        chunks=chunks,
+    )
 
 
 async def _aiter(inputs: Inputs) -> AsyncIterator[InputItem | Article]:

@@ -181,3 +181,15 @@ def test_the_fake_server_command_answers_from_cassettes() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_an_interactive_run_refuses_a_directory_with_batches_not_collected(
+    server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    out_dir = tmp_path / "out"
+    assert _run(server, out_dir, "--no-wait")[0] == 4
+    interactive = ("run", str(ARCHIVE), "--out", str(out_dir), "--base-url", server.base_url)
+    code, _, err = _invoke(*interactive, *SHAPE, "--read-workers", "1")
+    assert code == 2
+    assert "11 requests in Batch API batches not yet collected" in err
+    assert server.stats().requests == 0  # no chat completion was sent

@@ -33,12 +33,13 @@ from pathlib import Path
 
 import httpx2
 
-from sitrep.errors import ArticleError, ExtractionError, ReplayError, SitrepError
+from sitrep.errors import ArticleError, ExtractionError, OutputError, ReplayError, SitrepError
 from sitrep.extract.extractor import Extractor
 from sitrep.model.article import Article
 from sitrep.model.records import Extraction
 from sitrep.model.schemas import schema_version
 from sitrep.model.usage import TokenUsage
+from sitrep.run.batchbook import BatchBook
 from sitrep.run.budget import Budget, price_for
 from sitrep.run.ledger import ArticleOutcome, ArticleStatus, Ledger
 from sitrep.run.readers import InputItem, most_first
@@ -118,6 +119,13 @@ async def run_batch(
     # No answer runs past the cap, whatever is expected of it.
     expected_output = min(options.expected_output_tokens, config.max_output_tokens)
     with RunStore.open(out_dir, commit_interval=LEDGER_COMMIT_INTERVAL) as store:
+        if waiting := BatchBook(store.ledger).waiting():
+            # Sending them here too would pay for them twice.
+            raise OutputError(
+                f"{out_dir} has {waiting:,} requests in Batch API batches not yet collected: "
+                "go on with --batch-api, or collect them (sitrep batches DIR --wait) or "
+                "cancel them (sitrep batches DIR --cancel) first"
+            )
         pacer = Pacer(
             options.concurrency,
             rpm=options.rpm,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 from batchapi import (
+    Killed,
     MODEL,
     jsonl,
     output_request_ids,
@@ -448,3 +450,28 @@ def test_an_unreadable_result_line_is_reported_as_a_problem_not_guessed_at(line:
     assert [found.custom_id for found in lines] == ["a-1"]
     assert len(problems) == 1
     assert problems[0].startswith("line 2:")
+
+
+# The ledger's atomic writes, which every batch step goes through
+
+
+@pytest.mark.parametrize("interval", [0.0, 0.001])
+def test_atomic_writes_land_together_even_when_each_write_would_commit(
+    tmp_path: Path, interval: float
+) -> None:
+    # With no grouping (as `sitrep batches` opens the ledger), or a group older than its
+    # interval, a write inside `atomic` must not commit the transaction the savepoint is in.
+    ledger = Ledger.open(tmp_path, commit_interval=interval)
+    try:
+        with ledger.atomic():
+            ledger.write("INSERT INTO skipped_inputs VALUES ('a', 'kind', 'now')")
+            time.sleep(2 * interval)
+            ledger.log_call(Call("a1", "h1", 200, 1.0, 1, 1, None, b"{}"))
+        with pytest.raises(Killed), ledger.atomic():
+            ledger.write("INSERT INTO skipped_inputs VALUES ('b', 'kind', 'now')")
+            ledger.log_call(Call("a1", "h2", 200, 1.0, 1, 1, None, b"{}"))
+            raise Killed("before the step was done")
+    finally:
+        ledger.close()
+    assert query(tmp_path, "SELECT location FROM skipped_inputs") == [("a",)]
+    assert query(tmp_path, "SELECT request_hash FROM calls") == [("h1",)]

@@ -241,6 +241,7 @@ class Ledger:
         self.path = path
         self._commit_interval = commit_interval
         self._group_began = 0.0
+        self._atomic = 0  # open `atomic` blocks: no write inside one may commit
         self._closed = False
         # Autocommit mode: transactions are opened explicitly, by `_begin`.
         self._db = sqlite3.connect(path, isolation_level=None)
@@ -277,8 +278,9 @@ class Ledger:
             self._group_began = time.monotonic()
 
     def _end(self) -> None:
-        """Commit now, unless writes are grouped and the group is younger than the interval."""
-        if time.monotonic() - self._group_began >= self._commit_interval:
+        """Commit now, unless writes are grouped and the group is younger than the interval, or
+        an `atomic` block is open (a commit would end its savepoint)."""
+        if not self._atomic and time.monotonic() - self._group_began >= self._commit_interval:
             self.commit()
 
     # The tables of other stages (the Batch API's, `sitrep.run.batchbook`) go through these:
@@ -302,6 +304,7 @@ class Ledger:
         what an outside service was told must not be forgotten."""
         self._begin()
         self._db.execute("SAVEPOINT atomic")
+        self._atomic += 1
         try:
             yield
             self._db.execute("RELEASE atomic")
@@ -309,6 +312,8 @@ class Ledger:
             self._db.execute("ROLLBACK TO atomic")
             self._db.execute("RELEASE atomic")
             raise
+        finally:
+            self._atomic -= 1
         self.commit()
 
     def _write(self, sql: str, parameters: tuple[object, ...]) -> None:

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 from batchapi import (
-    Killed,
     MODEL,
+    Killed,
     jsonl,
     output_request_ids,
     query,
@@ -455,6 +455,13 @@ def test_an_unreadable_result_line_is_reported_as_a_problem_not_guessed_at(line:
 # The ledger's atomic writes, which every batch step goes through
 
 
+def half_written(ledger: Ledger) -> None:
+    with ledger.atomic():
+        ledger.write("INSERT INTO skipped_inputs VALUES ('b', 'kind', 'now')")
+        ledger.log_call(Call("a1", "h2", 200, 1.0, 1, 1, None, b"{}"))
+        raise Killed("before the step was done")
+
+
 @pytest.mark.parametrize("interval", [0.0, 0.001])
 def test_atomic_writes_land_together_even_when_each_write_would_commit(
     tmp_path: Path, interval: float
@@ -467,10 +474,8 @@ def test_atomic_writes_land_together_even_when_each_write_would_commit(
             ledger.write("INSERT INTO skipped_inputs VALUES ('a', 'kind', 'now')")
             time.sleep(2 * interval)
             ledger.log_call(Call("a1", "h1", 200, 1.0, 1, 1, None, b"{}"))
-        with pytest.raises(Killed), ledger.atomic():
-            ledger.write("INSERT INTO skipped_inputs VALUES ('b', 'kind', 'now')")
-            ledger.log_call(Call("a1", "h2", 200, 1.0, 1, 1, None, b"{}"))
-            raise Killed("before the step was done")
+        with pytest.raises(Killed):
+            half_written(ledger)
     finally:
         ledger.close()
     assert query(tmp_path, "SELECT location FROM skipped_inputs") == [("a",)]

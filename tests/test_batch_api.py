@@ -229,6 +229,18 @@ def test_with_interactive_reasks_an_invalid_answer_is_asked_again_at_the_chat_en
         assert cost == pytest.approx(line_cost + standard.cost(prompt, completion))
 
 
+def test_a_malformed_answer_in_a_batch_is_reasked_until_its_budget_is_spent(tmp_path: Path) -> None:
+    with serving(malformed_share=1.0) as server:
+        summary = run_api(lambda: ARTICLES, synthetic_config(server, reask_budget=1), tmp_path)
+        batches = sent_batches(server)
+    assert [len(batch.custom_ids) for batch in batches] == [len(ARTICLES)] * 2
+    assert all(is_reask(body) for body in batches[1].bodies)
+    assert summary.summary.failed == len(ARTICLES)
+    for kind, error in query(tmp_path, "SELECT error_kind, error FROM articles"):
+        assert kind == "InvalidOutputError"
+        assert "Invalid JSON" in error
+
+
 # Failed lines
 
 
@@ -250,6 +262,30 @@ def test_lines_that_always_fail_are_resubmitted_until_their_attempts_are_spent(
         assert "batch line failed 2 times" in failure["reason"]
         # The line's own error, as the server wrote it in the error file.
         assert "server_error" in failure["reason"] or "rate_limit_exceeded" in failure["reason"]
+
+
+def test_a_batch_failing_validation_fails_its_articles_with_the_servers_reason(
+    tmp_path: Path,
+) -> None:
+    # The server takes two lines a file; sitrep was told it takes more.
+    with serving(max_requests=2) as server:
+        summary = run_api(lambda: ARTICLES, synthetic_config(server), tmp_path, max_line_attempts=2)
+        batches = sent_batches(server)
+    assert [batch.status for batch in batches] == ["failed", "failed"]
+    assert summary.summary.failed == len(ARTICLES)
+    for (reason,) in query(tmp_path, "SELECT error FROM articles"):
+        assert "the batch failed validation" in reason
+        assert "the limit is 2" in reason
+
+
+def test_requests_over_the_files_limit_go_in_several_batches_and_all_are_done(
+    tmp_path: Path,
+) -> None:
+    with serving(max_requests=2) as server:
+        run_api(lambda: ARTICLES, synthetic_config(server), tmp_path, max_requests_per_file=2)
+        batches = sent_batches(server)
+    assert [(batch.status, len(batch.custom_ids)) for batch in batches] == [("completed", 2)] * 2
+    assert statuses(tmp_path) == Counter({"done": len(ARTICLES)})
 
 
 def fails_first_submission(custom_id: str) -> bool:

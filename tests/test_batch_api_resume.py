@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import httpx2
@@ -30,6 +31,7 @@ from batchapi import (
 )
 
 from sitrep.model.article import Article
+from sitrep.run.batchapi import BatchClient, BatchView
 from sitrep.run.batchjobs import JobReport
 from sitrep.run.batchrun import BatchAction, manage_batches
 from sitrep.settings import ModelConfig
@@ -291,3 +293,33 @@ def test_a_finished_run_run_again_sends_nothing_and_writes_nothing_twice(tmp_pat
         assert (again.submitted, again.summary.run.skipped) == (0, len(ARTICLES))
         batches = assert_done_once_and_run_once(server, tmp_path, ARTICLES)
     assert len(batches) == 1
+
+
+@pytest.mark.parametrize("looked", ["in_progress", "finalizing"])
+def test_cancelling_a_batch_that_finishes_first_collects_it_instead_of_failing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, looked: str
+) -> None:
+    # The batch was `looked` when asked, and had completed by the time the cancel came; the
+    # server refuses to cancel a finalizing or finished batch (409).
+    real = BatchClient.retrieve
+    looks: list[str] = []
+
+    async def stale(self: BatchClient, batch_id: str) -> BatchView:
+        view = await real(self, batch_id)
+        if not looks:
+            looks.append(view.status)
+            return replace(view, status=looked, output_file_id=None)
+        return view
+
+    with serving(duration=DURATION) as server:
+        config = synthetic_config(server)
+        run_api(articles, config, tmp_path, wait=False)
+        wait_for_status(server, "completed")
+        monkeypatch.setattr(BatchClient, "retrieve", stale)
+        reports = manage(tmp_path, config, BatchAction.CANCEL)
+        monkeypatch.undo()
+        assert looks == ["completed"]
+        assert [(report.state, report.status) for report in reports] == [("collected", "completed")]
+        summary = run_api(articles, config, tmp_path)
+        assert summary.submitted == 0
+        assert_done_once_and_run_once(server, tmp_path, ARTICLES)

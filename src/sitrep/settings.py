@@ -335,6 +335,9 @@ class BatchApiOptions:
     # Times a request whose line failed (a 429 or 5xx in its line) is submitted in all; lines
     # a batch never ran (it expired or was cancelled) are submitted again without counting.
     max_line_attempts: int = 3
+    # Times a request is submitted in all, lines never run included: past it, batches that
+    # keep expiring or being cancelled before they reach it fail its article.
+    max_submissions: int = 6
     reask: ReaskRoute = ReaskRoute.BATCH
 
     def __post_init__(self) -> None:
@@ -344,8 +347,10 @@ class BatchApiOptions:
             raise ConfigurationError(
                 "polling needs poll_initial > 0, poll_max >= poll_initial and poll_factor >= 1"
             )
-        if self.max_line_attempts < 1:
-            raise ConfigurationError("max_line_attempts must be at least 1")
+        if not 1 <= self.max_line_attempts <= self.max_submissions:
+            raise ConfigurationError(
+                "max_line_attempts must be at least 1 and at most max_submissions"
+            )
 
 
 Value = TypeVar("Value")

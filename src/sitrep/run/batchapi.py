@@ -114,7 +114,16 @@ class BatchClient:
         return BatchView.of(await self._call(lambda: self._client.batches.retrieve(batch_id)))
 
     async def cancel(self, batch_id: str) -> BatchView:
-        return BatchView.of(await self._call(lambda: self._client.batches.cancel(batch_id)))
+        """Cancel the batch; one that is finalizing or finished by then is left as it is."""
+
+        async def cancel() -> Batch | None:
+            try:
+                return await self._client.batches.cancel(batch_id)
+            except openai.ConflictError:
+                return None  # 409: past cancelling, and asking again will not change that
+
+        cancelled = await self._call(cancel)
+        return BatchView.of(cancelled) if cancelled is not None else await self.retrieve(batch_id)
 
     async def find(self, input_file_id: str) -> BatchView | None:
         """The batch made from `input_file_id`, if the server has one: a run stopped between

@@ -71,6 +71,7 @@ class RequestHistory:
     status: int | None
     error: str | None
     failures: int
+    submissions: int  # failed, unfinished or open, all of them
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,16 +337,14 @@ class BatchBook:
     def history(self, request_hash: str) -> RequestHistory | None:
         """What became of `request_hash` in batches so far; None if it was never submitted."""
         rows = self.ledger.query(
-            "SELECT state, status, error, "
-            "(SELECT count(*) FROM batch_requests f WHERE f.request_hash = r.request_hash "
-            "AND f.state = 'failed') FROM batch_requests r WHERE request_hash = ? "
-            "ORDER BY rowid DESC LIMIT 1",
+            "SELECT state, status, error FROM batch_requests WHERE request_hash = ? ORDER BY rowid",
             (request_hash,),
         )
         if not rows:
             return None
-        state, status, error, failures = rows[0]
-        return RequestHistory(LineState(state), status, error, int(failures))
+        state, status, error = rows[-1]
+        failures = sum(row[0] == LineState.FAILED for row in rows)
+        return RequestHistory(LineState(state), status, error, failures, len(rows))
 
     def answer(self, request_hash: str) -> BatchAnswer | None:
         """The latest usable answer to `request_hash`, from a batch or the interactive path."""

@@ -384,6 +384,11 @@ class _BatchRun:
             raise _Waiting([])
         if history is not None and history.state is LineState.FAILED:
             _give_up_if_spent(history, self.batch.max_line_attempts)
+        if history is not None and history.submissions >= self.batch.max_submissions:
+            raise TransportError(
+                f"the request was submitted {history.submissions} times and never answered; "
+                f"the last batch: {history.error or 'no reason given'}"
+            )
         custom_id = self.book.next_custom_id(digest)
         raise _Waiting([BatchRequest(custom_id, digest, article_id, body)])
 

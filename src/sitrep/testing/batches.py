@@ -187,8 +187,8 @@ class _Batch:
             end = start + (end - start) * (self.finishing / max(len(self.lines), 1))
         if self.cancelled is not None:
             now = min(now, self.cancelled)
-        if not self.lines or now < start:
-            return 0
+        if not self.lines or not self.finishing or now < start:
+            return 0  # an expiry with no line finished has no span to finish them in
         return min(int((now - start) / (end - start) * self.finishing), self.finishing)
 
 

@@ -241,6 +241,7 @@ class Ledger:
         self.path = path
         self._commit_interval = commit_interval
         self._group_began = 0.0
+        self._atomic_depth = 0  # open `atomic` blocks: nothing is committed inside one
         self._closed = False
         # Autocommit mode: transactions are opened explicitly, by `_begin`.
         self._db = sqlite3.connect(path, isolation_level=None)
@@ -267,8 +268,9 @@ class Ledger:
         self._closed = True
 
     def commit(self) -> None:
-        """Commit the writes grouped so far, if any."""
-        if self._db.in_transaction:
+        """Commit the writes grouped so far, if any; inside `atomic`, when its block ends (a
+        COMMIT there would end its savepoint, and land half of what must land together)."""
+        if self._db.in_transaction and not self._atomic_depth:
             self._db.execute("COMMIT")
 
     def _begin(self) -> None:
@@ -302,6 +304,7 @@ class Ledger:
         what an outside service was told must not be forgotten."""
         self._begin()
         self._db.execute("SAVEPOINT atomic")
+        self._atomic_depth += 1
         try:
             yield
             self._db.execute("RELEASE atomic")
@@ -309,6 +312,8 @@ class Ledger:
             self._db.execute("ROLLBACK TO atomic")
             self._db.execute("RELEASE atomic")
             raise
+        finally:
+            self._atomic_depth -= 1
         self.commit()
 
     def _write(self, sql: str, parameters: tuple[object, ...]) -> None:

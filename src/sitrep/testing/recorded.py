@@ -1,6 +1,7 @@
 """The fake server answering as a directory of cassettes does: its `answer` from recordings.
 
-    server = FakeOpenAIServer(ServerSettings(answer=answers_from_cassettes(Path("cassettes/archive"))))
+    answer = answers_from_cassettes(Path("cassettes/archive"))
+    server = FakeOpenAIServer(ServerSettings(answer=answer))
 
 Each request gets the tool arguments (or, for a `response_format` answer, the content) that the
 cassette recorded for a request with the same JSON body, compared as data. The server still

@@ -73,7 +73,9 @@ _FILLER = (
 )
 
 
-def article_fields(number: int, rng: random.Random) -> dict[str, str]:
+def article_fields(
+    number: int, rng: random.Random, *, min_chars: int = 600, max_chars: int = 4000
+) -> dict[str, str]:
     """One article as the JSON Lines reader takes it: text, published, source, title."""
     place = rng.choice(_PLACES)
     published = date(2024, 1, 1) + timedelta(days=number % 366)
@@ -82,7 +84,7 @@ def article_fields(number: int, rng: random.Random) -> dict[str, str]:
         f"{published.strftime('%A')}, killing {rng.randint(0, 40)} people and wounding "
         f"{rng.randint(0, 60)}, {rng.choice(_SOURCES)}."
     ]
-    target = rng.randint(600, 4000)
+    target = rng.randint(min_chars, max_chars)
     length = len(sentences[0])
     while length < target:
         if rng.random() < 0.3:
@@ -103,16 +105,22 @@ def article_fields(number: int, rng: random.Random) -> dict[str, str]:
     }
 
 
-def synthetic_lines(count: int, seed: int = 0) -> Iterator[str]:
+def synthetic_lines(
+    count: int, seed: int = 0, *, min_chars: int = 600, max_chars: int = 4000
+) -> Iterator[str]:
     rng = random.Random(seed)
     for number in range(1, count + 1):
-        yield json.dumps(article_fields(number, rng)) + "\n"
+        fields = article_fields(number, rng, min_chars=min_chars, max_chars=max_chars)
+        yield json.dumps(fields) + "\n"
 
 
-def write_jsonl(path: Path, count: int, seed: int = 0) -> Path:
-    """Write `count` articles to `path`, streaming: nothing but one line is held in memory."""
+def write_jsonl(
+    path: Path, count: int, seed: int = 0, *, min_chars: int = 600, max_chars: int = 4000
+) -> Path:
+    """Write `count` articles to `path`, streaming: nothing but one line is held in memory.
+    `min_chars` and `max_chars` bound each text's length (a short wire story by default)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as stream:
-        for line in synthetic_lines(count, seed):
+        for line in synthetic_lines(count, seed, min_chars=min_chars, max_chars=max_chars):
             stream.write(line)
     return path

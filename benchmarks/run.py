@@ -148,7 +148,13 @@ class FakeServer:
     """`python -m sitrep.testing.fakeserver` in its own process on a free loopback port."""
 
     def __init__(
-        self, workdir: Path, *, latency: float, rpm: int | None = None, tpm: int | None = None
+        self,
+        workdir: Path,
+        *,
+        latency: float,
+        rpm: int | None = None,
+        tpm: int | None = None,
+        extra: Sequence[str] = (),
     ) -> None:
         self.settings = {"latency": latency, "rpm": rpm, "tpm": tpm, "window": WINDOW}
         args = [sys.executable, "-m", "sitrep.testing.fakeserver", "--port", "0"]
@@ -157,6 +163,7 @@ class FakeServer:
             args += ["--rpm", str(rpm)]
         if tpm is not None:
             args += ["--tpm", str(tpm)]
+        args += extra  # any other of its options (`--batch-duration 2`)
         workdir.mkdir(parents=True, exist_ok=True)
         self._out = (workdir / "server.out").open("w+")
         self._err = (workdir / "server.err").open("w+")
@@ -204,9 +211,14 @@ class FakeServer:
 
 @contextmanager
 def fake_server(
-    workdir: Path, *, latency: float, rpm: int | None = None, tpm: int | None = None
+    workdir: Path,
+    *,
+    latency: float,
+    rpm: int | None = None,
+    tpm: int | None = None,
+    extra: Sequence[str] = (),
 ) -> Iterator[FakeServer]:
-    server = FakeServer(workdir, latency=latency, rpm=rpm, tpm=tpm)
+    server = FakeServer(workdir, latency=latency, rpm=rpm, tpm=tpm, extra=extra)
     try:
         yield server
     finally:

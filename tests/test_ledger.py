@@ -292,6 +292,49 @@ def test_failing_finish_in_a_group_undoes_itself_and_keeps_the_group(tmp_path: P
     ]
 
 
+def _add_job(ledger: Ledger, name: str) -> None:
+    ledger.write(
+        "INSERT INTO batch_jobs (state, file_name, model, prompt_version, schema_version, "
+        "requests, bytes, created_at, updated_at) VALUES ('prepared', ?, 'm', 'p', 's', 1, 1, "
+        "'t', 't')",
+        (name,),
+    )
+
+
+@pytest.mark.parametrize("interval", [0.0, 0.01])
+def test_atomic_writes_land_together_when_the_interval_passes_inside_the_block(
+    tmp_path: Path, interval: float
+) -> None:
+    # Each write inside the block is past the interval: none may commit on its own.
+    ledger = Ledger.open(tmp_path, commit_interval=interval)
+    with ledger.atomic():
+        _add_job(ledger, "a")
+        assert raw(ledger.path, "SELECT count(*) FROM batch_jobs") == [(0,)]
+        time.sleep(2 * interval)
+        _add_job(ledger, "b")
+        assert raw(ledger.path, "SELECT count(*) FROM batch_jobs") == [(0,)]
+    assert raw(ledger.path, "SELECT file_name FROM batch_jobs ORDER BY id") == [("a",), ("b",)]
+    ledger.close()
+
+
+@pytest.mark.parametrize("interval", [0.0, 0.01])
+def test_a_failing_atomic_block_lands_none_of_its_writes(tmp_path: Path, interval: float) -> None:
+    ledger = Ledger.open(tmp_path, commit_interval=interval)
+    _add_job(ledger, "before")
+
+    def two_jobs_then_a_fault() -> None:
+        with ledger.atomic():
+            _add_job(ledger, "a")
+            time.sleep(2 * interval)
+            _add_job(ledger, "b")
+            raise RuntimeError("stopped")
+
+    with pytest.raises(RuntimeError, match="stopped"):
+        two_jobs_then_a_fault()
+    ledger.close()
+    assert raw(ledger.path, "SELECT file_name FROM batch_jobs") == [("before",)]
+
+
 def test_cached_response_is_the_latest_paid_for(ledger: Ledger) -> None:
     ledger.log_call(call("h", response=b"first, unusable"))
     ledger.log_call(call("h", response=b"asked again"))

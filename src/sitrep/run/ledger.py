@@ -268,8 +268,9 @@ class Ledger:
         self._closed = True
 
     def commit(self) -> None:
-        """Commit the writes grouped so far, if any."""
-        if self._db.in_transaction:
+        """Commit the writes grouped so far, if any; inside `atomic`, when its block ends (a
+        COMMIT there would end its savepoint, and land half of what must land together)."""
+        if self._db.in_transaction and not self._atomic:
             self._db.execute("COMMIT")
 
     def _begin(self) -> None:
@@ -278,10 +279,8 @@ class Ledger:
             self._group_began = time.monotonic()
 
     def _end(self) -> None:
-        """Commit now, unless writes are grouped and the group is younger than the interval,
-        or they are inside `atomic`, which commits them when it ends."""
-        if self._atomic:
-            return
+        """Commit now, unless writes are grouped and the group is younger than the interval
+        (or `atomic` holds them: see `commit`)."""
         if time.monotonic() - self._group_began >= self._commit_interval:
             self.commit()
 

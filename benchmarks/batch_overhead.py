@@ -12,7 +12,7 @@ interpreter (`--child`), so its CPU time and peak RSS are its own:
 - batch: `run_batch_api` over the whole archive, every round (advance, collect, drive, submit,
   wait) until every batch is collected and every article finished; the clock covers the call.
   The archive is a JSON Lines file streamed by `read_archives` each round, as the CLI does.
-  Each phase is timed by wrapping its method (`BatchJobs.prepare` ... `_BatchRun.drive`): CPU
+  Each phase is timed by wrapping its method (`_BatchRun.drive`, `JobWriter.add` ...): CPU
   and wall seconds summed over the rounds, and how many times it ran.
 - interactive: `run_batch` (the interactive scheduler) on the same kind of archive, concurrency
   64, against a server with no latency: the path the batch one is compared with.
@@ -49,7 +49,7 @@ from sampler import Sampler
 from sitrep.extract.extractor import Extractor
 from sitrep.run import batchjobs, batchrun
 from sitrep.run.batchbook import BatchBook
-from sitrep.run.batchjobs import BatchJobs
+from sitrep.run.batchjobs import BatchJobs, JobWriter
 from sitrep.run.ledger import LEDGER_NAME
 from sitrep.run.readers import InputItem, read_archives
 from sitrep.run.scheduler import run_batch
@@ -132,8 +132,8 @@ def instrument() -> Phases:
     """Wrap the batch path's phases (in this child process only)."""
     phases = Phases()
     phases.wrap_async(batchrun._BatchRun, "drive", "drive (archive read, replay, finish)")
-    phases.wrap(BatchJobs, "prepare", "prepare (write input files, ledger rows)")
-    phases.wrap(BatchBook, "add_job", "  of which ledger rows")
+    phases.wrap(JobWriter, "add", "  of which writing input files (ledger rows included)")
+    phases.wrap(BatchBook, "add_job", "    of which ledger rows")
     phases.wrap_async(BatchJobs, "advance", "advance (upload, create)")
     phases.wrap_async(BatchJobs, "collect", "collect (poll, download, read, record)")
     # batchjobs imported it by name: its own reference is the one to wrap.

@@ -32,7 +32,8 @@ from batchapi import (
 
 from sitrep.model.article import Article
 from sitrep.run.batchapi import BatchClient, BatchView
-from sitrep.run.batchjobs import BatchAction, JobReport, manage_batches
+from sitrep.run.batchfiles import BatchRequest
+from sitrep.run.batchjobs import BatchAction, JobReport, JobWriter, manage_batches
 from sitrep.settings import ModelConfig
 from sitrep.testing.fakeserver import FakeOpenAIServer
 from synthetic import synthetic_articles
@@ -322,3 +323,42 @@ def test_cancelling_a_batch_that_finishes_first_collects_it_instead_of_failing(
         summary = run_api(articles, config, tmp_path)
         assert summary.submitted == 0
         assert_done_once_and_run_once(server, tmp_path, ARTICLES)
+
+
+# Killed while the drive writes input files
+
+
+def test_a_run_killed_mid_drive_keeps_the_files_it_filled_and_asks_for_the_rest_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_add = JobWriter.add
+    added: list[str] = []
+
+    def add_then_die(self: JobWriter, request: BatchRequest) -> None:
+        if len(added) == 3:
+            raise Killed
+        added.append(request.custom_id)
+        real_add(self, request)
+
+    with serving(duration=DURATION) as server:
+        config = synthetic_config(server)
+        monkeypatch.setattr(JobWriter, "add", add_then_die)
+        with pytest.raises(Killed):
+            run_api(articles, config, tmp_path, max_requests_per_file=2)
+        # The full file and the one being written when it stopped are both written down.
+        assert [row[0] for row in query(tmp_path, "SELECT requests FROM batch_jobs")] == [2, 1]
+        monkeypatch.setattr(JobWriter, "add", real_add)
+        run_api(articles, config, tmp_path, max_requests_per_file=2)
+        assert_done_once_and_run_once(server, tmp_path, ARTICLES)
+        one_batch_per_input_file(server)
+
+
+def test_an_input_file_no_job_names_is_deleted_and_never_sent(tmp_path: Path) -> None:
+    stray = tmp_path / "batches" / "20260101T000000-deadbeef-1.jsonl"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b'{"custom_id": "half-written", "method": "POST"')  # killed mid-write
+    with serving(duration=DURATION) as server:
+        run_api(articles, synthetic_config(server), tmp_path)
+        batches = assert_done_once_and_run_once(server, tmp_path, ARTICLES)
+    assert not stray.exists()
+    assert "half-written" not in {c for batch in batches for c in batch.custom_ids}

@@ -22,7 +22,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 from sitrep.wire.calls import NO_STATUS, encode_request
 
@@ -73,6 +73,58 @@ def request_line(request: BatchRequest) -> bytes:
     return b'%s,"url":"%s","body":%s}\n' % (head, CHAT_COMPLETIONS.encode(), request.body)
 
 
+class InputFileWriter:
+    """Requests written into input files as they come, `name`-1.jsonl, -2 ..., each closed and
+    synced once the next request would pass a limit; only the file being written is held."""
+
+    def __init__(self, directory: Path, *, name: str, max_requests: int, max_bytes: int) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._directory = directory
+        self._name = name
+        self._max_requests = max_requests
+        self._max_bytes = max_bytes
+        self._number = 0
+        self._out: BinaryIO | None = None
+        self._held: list[BatchRequest] = []
+        self._size = 0
+
+    def add(self, request: BatchRequest) -> InputFile | None:
+        """Write `request`; the file it closed to make room, if it did. A request too large
+        for a file of its own raises."""
+        line = request_line(request)
+        if len(line) > self._max_bytes:
+            raise ValueError(
+                f"request {request.custom_id} is {len(line):,} bytes, over the batch file "
+                f"limit of {self._max_bytes:,}"
+            )
+        full = len(self._held) == self._max_requests or self._size + len(line) > self._max_bytes
+        finished = self._finish() if self._held and full else None
+        if self._out is None:
+            self._number += 1
+            self._out = self._path.open("wb")
+        self._out.write(line)
+        self._held.append(request)
+        self._size += len(line)
+        return finished
+
+    def close(self) -> InputFile | None:
+        """Close the file being written, if any, and return it."""
+        return self._finish() if self._held else None
+
+    @property
+    def _path(self) -> Path:
+        return self._directory / f"{self._name}-{self._number}.jsonl"
+
+    def _finish(self) -> InputFile:
+        assert self._out is not None
+        self._out.flush()
+        os.fsync(self._out.fileno())
+        self._out.close()
+        file = InputFile(self._path, self._held, self._size)
+        self._out, self._held, self._size = None, [], 0
+        return file
+
+
 def write_input_files(
     directory: Path,
     requests: Iterable[BatchRequest],
@@ -81,38 +133,14 @@ def write_input_files(
     max_bytes: int,
     name: str,
 ) -> Iterator[InputFile]:
-    """Write `requests` into as few files as the limits allow, `name`-1.jsonl, -2 ..., each
-    synced to disk before it is yielded. A request too large for a file of its own raises."""
-    directory.mkdir(parents=True, exist_ok=True)
-    number = 0
-    lines: list[bytes] = []
-    held: list[BatchRequest] = []
-    size = 0
+    """Write `requests` into as few files as the limits allow, each synced to disk before it
+    is yielded (`InputFileWriter`)."""
+    writer = InputFileWriter(directory, name=name, max_requests=max_requests, max_bytes=max_bytes)
     for request in requests:
-        line = request_line(request)
-        if len(line) > max_bytes:
-            raise ValueError(
-                f"request {request.custom_id} is {len(line):,} bytes, over the batch file "
-                f"limit of {max_bytes:,}"
-            )
-        if held and (len(held) == max_requests or size + len(line) > max_bytes):
-            number += 1
-            yield _write(directory / f"{name}-{number}.jsonl", lines, held, size)
-            lines, held, size = [], [], 0
-        lines.append(line)
-        held.append(request)
-        size += len(line)
-    if held:
-        number += 1
-        yield _write(directory / f"{name}-{number}.jsonl", lines, held, size)
-
-
-def _write(path: Path, lines: list[bytes], requests: list[BatchRequest], size: int) -> InputFile:
-    with path.open("wb") as out:
-        out.writelines(lines)
-        out.flush()
-        os.fsync(out.fileno())
-    return InputFile(path, requests, size)
+        if (finished := writer.add(request)) is not None:
+            yield finished
+    if (last := writer.close()) is not None:
+        yield last
 
 
 def read_result_lines(content: bytes) -> tuple[list[ResultLine], list[str]]:

@@ -31,7 +31,7 @@ import httpx2
 from sitrep.errors import OutputError
 from sitrep.run.batchapi import BatchClient, BatchView
 from sitrep.run.batchbook import BatchBook, Job, JobState, LineState
-from sitrep.run.batchfiles import BatchRequest, read_result_lines, write_input_files
+from sitrep.run.batchfiles import BatchRequest, InputFile, InputFileWriter, read_result_lines
 from sitrep.run.budget import price_for
 from sitrep.run.ledger import LEDGER_NAME
 from sitrep.run.store import RunStore
@@ -54,6 +54,40 @@ class JobReport:
     # ledger's for a collected one.
     completed: int | None
     failed: int | None
+
+
+class JobWriter:
+    """Requests written into input files as they come (`InputFileWriter`); each file, once
+    closed and synced, written down as a `prepared` job with its requests."""
+
+    def __init__(
+        self,
+        book: BatchBook,
+        files: InputFileWriter,
+        config: ModelConfig,
+        versions: tuple[str, str],
+    ) -> None:
+        self._book = book
+        self._files = files
+        self._config = config
+        self._versions = versions
+        self.requests = 0
+        self.files = 0
+
+    def add(self, request: BatchRequest) -> None:
+        self.requests += 1
+        if (finished := self._files.add(request)) is not None:
+            self._write_down(finished)
+
+    def close(self) -> int:
+        """Write the last file down; how many files were written."""
+        if (last := self._files.close()) is not None:
+            self._write_down(last)
+        return self.files
+
+    def _write_down(self, file: InputFile) -> None:
+        self._book.add_job(file, self._config, *self._versions)
+        self.files += 1
 
 
 class BatchJobs:
@@ -79,18 +113,29 @@ class BatchJobs:
         self, requests: Iterable[BatchRequest], *, prompt_version: str, schema_version: str
     ) -> int:
         """Write the requests to input files, each written down as a job; how many files."""
+        writer = self.writer(prompt_version=prompt_version, schema_version=schema_version)
+        for request in requests:
+            writer.add(request)
+        return writer.close()
+
+    def writer(self, *, prompt_version: str, schema_version: str) -> JobWriter:
+        """A writer of requests into input files, each written down as a job once it is full."""
         name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-        files = 0
-        for file in write_input_files(
+        files = InputFileWriter(
             self.directory,
-            requests,
+            name=name,
             max_requests=self.options.max_requests_per_file,
             max_bytes=self.options.max_file_bytes,
-            name=name,
-        ):
-            self.book.add_job(file, self.config, prompt_version, schema_version)
-            files += 1
-        return files
+        )
+        return JobWriter(self.book, files, self.config, (prompt_version, schema_version))
+
+    def remove_unlisted(self) -> None:
+        """Delete input files no open job names: a run stopped while it wrote them never wrote
+        them down, and their requests are asked for again."""
+        listed = {job.file_name for job in self.book.jobs() if job.state is not JobState.COLLECTED}
+        for path in self.directory.glob("*.jsonl"):
+            if path.name not in listed:
+                path.unlink(missing_ok=True)
 
     async def advance(self, stop: asyncio.Event) -> None:
         """Take every prepared job to uploaded and every uploaded one to submitted."""

@@ -61,7 +61,7 @@ from sitrep.model.usage import TokenUsage, usage_from_body
 from sitrep.run.batchapi import BatchClient
 from sitrep.run.batchbook import BatchBook, JobState, LineState, RequestHistory
 from sitrep.run.batchfiles import BatchRequest
-from sitrep.run.batchjobs import BATCH_DIR, BatchJobs
+from sitrep.run.batchjobs import BATCH_DIR, BatchJobs, JobWriter
 from sitrep.run.budget import Budget, price_for
 from sitrep.run.ledger import ArticleOutcome, ArticleStatus
 from sitrep.run.readers import InputItem, most_first
@@ -222,21 +222,17 @@ class _BatchRun:
         self, inputs: Callable[[], Iterable[InputItem | Article]], stop: asyncio.Event
     ) -> str | None:
         jobs = self.jobs
+        jobs.remove_unlisted()
         await jobs.advance(stop)  # what an earlier run left prepared or uploaded
         first = True
         while not stop.is_set():
             await jobs.collect(stop)
             if stop.is_set():
                 break
-            needs, ceiling = await self.drive(inputs(), stop, first=first)
+            submitted, ceiling = await self.drive(inputs(), stop, first=first)
             first = False
-            if needs:
-                jobs.prepare(
-                    needs,
-                    prompt_version=self.extractor.prompts.version,
-                    schema_version=schema_version(),
-                )
-                self.counts.submitted += len(needs)
+            if submitted:
+                self.counts.submitted += submitted
                 await jobs.advance(stop)
             if stop.is_set():
                 break
@@ -251,17 +247,29 @@ class _BatchRun:
 
     async def drive(
         self, items: Iterable[InputItem | Article], stop: asyncio.Event, *, first: bool
-    ) -> tuple[list[BatchRequest], bool]:
-        """One pass over the archive; the requests to submit, and whether the ceiling held
-        any article back."""
+    ) -> tuple[int, bool]:
+        """One pass over the archive, the requests wanted written to input files as they come
+        (each full file written down as a job); how many, and whether the ceiling held any
+        article back."""
         self.counts.waiting = 0
-        with contextlib.closing(_Closable(items)):
-            return await self._drive(items, stop, first=first)
+        writer = self.jobs.writer(
+            prompt_version=self.extractor.prompts.version, schema_version=schema_version()
+        )
+        try:
+            with contextlib.closing(_Closable(items)):
+                ceiling = await self._drive(items, writer, stop, first=first)
+        finally:
+            writer.close()  # what was written is written down, even on the way out
+        return writer.requests, ceiling
 
     async def _drive(
-        self, items: Iterable[InputItem | Article], stop: asyncio.Event, *, first: bool
-    ) -> tuple[list[BatchRequest], bool]:
-        needs: list[BatchRequest] = []
+        self,
+        items: Iterable[InputItem | Article],
+        writer: JobWriter,
+        stop: asyncio.Event,
+        *,
+        first: bool,
+    ) -> bool:
         queued: set[str] = set()
         seen: set[str] = set()
         reserved = 0.0
@@ -291,8 +299,8 @@ class _BatchRun:
             for request in wanted:
                 if request.request_hash not in queued:
                     queued.add(request.request_hash)
-                    needs.append(request)
-        return needs, ceiling
+                    writer.add(request)
+        return ceiling
 
     def _admit(self, item: InputItem, seen: set[str], *, first: bool) -> Article | None:
         """Record the input as the interactive scheduler does; the article if it is pending."""

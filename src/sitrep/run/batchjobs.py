@@ -1,7 +1,9 @@
 """Batch jobs from written to collected: the lifecycle the Batch API path and `sitrep batches`
 share, over the ledger's book (`BatchBook`) and the server (`BatchClient`).
 
-    prepare   requests → input files within the limits, each written down as a job
+    prepare   requests → input files within the limits as they come (`JobWriter`), each
+              written down as a job once full; files no job names (a run killed while
+              writing them) deleted
     advance   prepared → uploaded → submitted; before creating a batch, the server is asked
               for one made from the same file already (a run stopped between creating it and
               writing its id down), so that no file is ever submitted twice

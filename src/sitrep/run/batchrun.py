@@ -12,8 +12,9 @@ A run goes in rounds, each of which any later run can take up:
               there is finished (records, or a failure with its reason); one still missing
               answers names the requests to send (every chunk's first request at once, a
               re-ask once its answer is known)
-    submit    those requests written to input files within the limits (`batchfiles`),
-              written down with their custom_ids, uploaded, and created as batches
+    submit    each request wanted written to an input file as the drive comes to it, within
+              the limits (`batchfiles`); each full file written down with its custom_ids as
+              a job; after the drive, every job uploaded and created as a batch
     wait      polled with backoff until a batch is final, then round again; or, without
               `wait`, return: the next run (or `sitrep batches DIR --wait`) goes on
 
@@ -22,8 +23,8 @@ stopped at any instant resumes where it was, and a request is in at most one ope
 time (a request that is submitted is waited for, never submitted again). A line that failed
 (a 429 or 5xx inside it, an answer the server stopped early) is submitted again, up to
 `BatchApiOptions.max_line_attempts` in all; a line a batch never ran (it expired or was
-cancelled first) is submitted again without counting; a line refused as a bad request fails its
-article at once. Re-asks of invalid answers go in the next batch, or at once to the interactive
+cancelled first) is submitted again without counting as a failure, up to `max_submissions`
+submissions in all; a line refused as a bad request fails its article at once. Re-asks of invalid answers go in the next batch, or at once to the interactive
 endpoint with `ReaskRoute.INTERACTIVE`.
 
 Each answer is priced where it was bought: batch lines at batch prices (`Price.for_batch`), an

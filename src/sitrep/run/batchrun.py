@@ -24,8 +24,9 @@ time (a request that is submitted is waited for, never submitted again). A line 
 (a 429 or 5xx inside it, an answer the server stopped early) is submitted again, up to
 `BatchApiOptions.max_line_attempts` in all; a line a batch never ran (it expired or was
 cancelled first) is submitted again without counting as a failure, up to `max_submissions`
-submissions in all; a line refused as a bad request fails its article at once. Re-asks of invalid answers go in the next batch, or at once to the interactive
-endpoint with `ReaskRoute.INTERACTIVE`.
+submissions in all; a line refused as a bad request fails its article at once. Re-asks of
+invalid answers go in the next batch, or at once to the interactive endpoint with
+`ReaskRoute.INTERACTIVE`.
 
 Each answer is priced where it was bought: batch lines at batch prices (`Price.for_batch`), an
 interactive re-ask at the standard price. The cost ceiling counts what this run has finished

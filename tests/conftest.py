@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
+import sitrep.run.ledger
 from sitrep.extract.extractor import Extractor
 from sitrep.model.article import Article
+from sitrep.run.ledger import MIGRATIONS, Ledger
 from sitrep.settings import ModelConfig, OutputMode
 from sitrep.wire.replay import recorder
 
@@ -113,3 +115,19 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     monkeypatch.setattr("time.sleep", waits.append)
     monkeypatch.setattr("asyncio.sleep", async_sleep)
     return waits
+
+
+def ledger_from_before(migration: str, directory: Path, monkeypatch: pytest.MonkeyPatch) -> Ledger:
+    """A ledger made before `migration` shipped, holding one call ('a1', hash 'old'), then
+    opened as it is now: every migration applied on opening."""
+    before = [name for name, _ in MIGRATIONS].index(migration)
+    monkeypatch.setattr(sitrep.run.ledger, "MIGRATIONS", MIGRATIONS[:before])
+    old = Ledger.open(directory)
+    old._db.execute(
+        "INSERT INTO calls (article_id, request_hash, status, latency_ms, prompt_tokens, "
+        "created_at) VALUES ('a1', 'old', 200, 1.0, 5000, '2026-01-01')"
+    )
+    old.commit()
+    old.close()
+    monkeypatch.setattr(sitrep.run.ledger, "MIGRATIONS", MIGRATIONS)
+    return Ledger.open(directory)

@@ -32,8 +32,7 @@ from batchapi import (
     synthetic_config,
 )
 
-import sitrep.run.ledger
-from conftest import ARCHIVE, CASSETTES
+from conftest import ARCHIVE, CASSETTES, ledger_from_before
 from sitrep.extract.extractor import Extractor
 from sitrep.run.batchbook import BatchBook
 from sitrep.run.batchfiles import (
@@ -381,17 +380,7 @@ def test_the_cost_ceiling_leaves_articles_past_it_pending(tmp_path: Path) -> Non
 def test_a_ledger_from_before_the_batch_api_gains_its_tables_and_keeps_its_calls(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = [name for name, _ in MIGRATIONS].index("0009_batch_api")
-    monkeypatch.setattr(sitrep.run.ledger, "MIGRATIONS", MIGRATIONS[:before])
-    old = Ledger.open(tmp_path)
-    old._db.execute(
-        "INSERT INTO calls (article_id, request_hash, status, latency_ms, prompt_tokens, "
-        "created_at) VALUES ('a1', 'old', 200, 1.0, 5000, '2026-01-01')"
-    )
-    old.commit()
-    old.close()
-    monkeypatch.setattr(sitrep.run.ledger, "MIGRATIONS", MIGRATIONS)
-    upgraded = Ledger.open(tmp_path)
+    upgraded = ledger_from_before("0009_batch_api", tmp_path, monkeypatch)
     try:
         assert upgraded.migrations() == [name for name, _ in MIGRATIONS]
         upgraded.log_call(

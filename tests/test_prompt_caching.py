@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-import sitrep.run.ledger
+from conftest import ledger_from_before
 from sitrep.cli import main
 from sitrep.cli.display import plan_table, summary_table
 from sitrep.errors import ConfigurationError
@@ -211,17 +211,7 @@ def test_the_ledger_keeps_each_calls_cached_tokens(tmp_path: Path) -> None:
 def test_a_ledger_from_before_cached_tokens_gains_the_column_and_keeps_its_calls(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = [name for name, _ in MIGRATIONS].index("0008_cached_tokens")
-    monkeypatch.setattr(sitrep.run.ledger, "MIGRATIONS", MIGRATIONS[:before])
-    old = Ledger.open(tmp_path)
-    old._db.execute(
-        "INSERT INTO calls (article_id, request_hash, status, latency_ms, prompt_tokens, "
-        "created_at) VALUES ('a1', 'old', 200, 1.0, 5000, '2026-01-01')"
-    )
-    old.commit()
-    old.close()
-    monkeypatch.setattr(sitrep.run.ledger, "MIGRATIONS", MIGRATIONS)
-    upgraded = Ledger.open(tmp_path)
+    upgraded = ledger_from_before("0008_cached_tokens", tmp_path, monkeypatch)
     try:
         assert upgraded.migrations() == [name for name, _ in MIGRATIONS]
         upgraded.log_call(Call("a1", "new", 200, 1.0, 5000, 100, None, b"{}", cached_tokens=3))

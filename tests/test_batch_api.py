@@ -202,6 +202,60 @@ def test_an_article_fails_with_invalid_output_once_its_reasks_in_batches_are_spe
     assert all(f["error_kind"] == "InvalidOutputError" for f in failures)
 
 
+def test_retry_failed_asks_failed_articles_afresh_never_from_their_old_answers(
+    tmp_path: Path,
+) -> None:
+    wrong = [True]  # the server misquotes until told otherwise
+
+    def answer(body: dict[str, Any]) -> str:
+        return misquoted(body) if wrong[0] else statistic_arguments(body)
+
+    with serving(answer) as server:
+        config = synthetic_config(server, reask_budget=0)
+        run_api(lambda: ARTICLES, config, tmp_path)
+        assert statuses(tmp_path) == Counter({"failed": len(ARTICLES)})
+        wrong[0] = False
+        again = run_api(lambda: ARTICLES, config, tmp_path)  # failed stays failed unasked
+        assert (again.submitted, again.summary.run.skipped) == (0, len(ARTICLES))
+        retried = run_api(
+            lambda: ARTICLES,
+            config,
+            tmp_path,
+            options=BatchOptions(read_workers=1, retry_failed=True),
+        )
+        batches = sent_batches(server)
+    # The same requests went again, as their second submissions: the misquoted answers they
+    # had were not replayed, or the articles would have failed again.
+    assert retried.submitted == len(ARTICLES)
+    assert statuses(tmp_path) == Counter({"done": len(ARTICLES)})
+    assert jsonl(tmp_path / "failures.jsonl") == []
+    first, second = batches
+    assert {request_of(c) for c in first.custom_ids} == {request_of(c) for c in second.custom_ids}
+    assert all(c.endswith("-2") for c in second.custom_ids)
+    attempts = query(tmp_path, "SELECT attempts FROM articles")
+    assert attempts == [(2,)] * len(ARTICLES)
+
+
+def test_retry_failed_gives_lines_that_failed_for_good_their_attempts_again(
+    tmp_path: Path,
+) -> None:
+    broken = [True]  # every line fails until the server is mended
+    with serving(fail=lambda _: broken[0]) as server:
+        config = synthetic_config(server)
+        run_api(lambda: ARTICLES, config, tmp_path, max_line_attempts=1)
+        assert statuses(tmp_path) == Counter({"failed": len(ARTICLES)})
+        broken[0] = False
+        retried = run_api(
+            lambda: ARTICLES,
+            config,
+            tmp_path,
+            options=BatchOptions(read_workers=1, retry_failed=True),
+            max_line_attempts=1,
+        )
+    assert retried.summary.run.extracted == len(ARTICLES)
+    assert statuses(tmp_path) == Counter({"done": len(ARTICLES)})
+
+
 def test_with_interactive_reasks_an_invalid_answer_is_asked_again_at_the_chat_endpoint(
     tmp_path: Path,
 ) -> None:

@@ -126,14 +126,11 @@ def test_batches_cancel_cancels_the_open_batch_and_keeps_what_it_finished(
     assert [b["status"] for b in batches] == ["cancelled"]
 
 
-def test_batch_api_refuses_replay_and_retry_failed_with_the_reason(tmp_path: Path) -> None:
+def test_batch_api_refuses_replay_with_the_reason(tmp_path: Path) -> None:
     base = ("run", str(ARCHIVE), "--out", str(tmp_path / "out"), "--batch-api")
     code, _, err = _invoke(*base, "--replay", str(CASSETTES / "archive"))
     assert code == 2
     assert "cannot replay cassettes" in err
-    code, _, err = _invoke(*base, "--retry-failed")
-    assert code == 2
-    assert "--retry-failed" in err
 
 
 def test_batches_refuses_a_directory_with_no_run_and_both_actions(tmp_path: Path) -> None:

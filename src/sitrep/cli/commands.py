@@ -231,12 +231,6 @@ def run(
                 "it cannot replay cassettes: drop --replay",
                 code=2,
             )
-        if retry_failed:
-            fail(
-                "--retry-failed asks failed articles afresh, which the Batch API path cannot "
-                "yet do: run them without --batch-api",
-                code=2,
-            )
         batch = batch_options_from(no_wait=no_wait, batch_reask=batch_reask, batch_poll=batch_poll)
         run_through_batch_api(archives, config, out_dir=out_dir, options=options, batch=batch)
         return

@@ -327,6 +327,31 @@ class BatchBook:
 
     # Requests
 
+    # Articles asked afresh (`--retry-failed`): only what came after the retry counts
+
+    def retry(self, article_id: str) -> None:
+        """Reopen a failed article, to be asked afresh: from now on only answers and
+        submissions that come after this are its own (`since`)."""
+        with self.ledger.atomic():
+            self.ledger.write(
+                "INSERT OR REPLACE INTO batch_retries VALUES (?, "
+                "(SELECT coalesce(max(id), 0) FROM calls), "
+                "(SELECT coalesce(max(rowid), 0) FROM batch_requests))",
+                (article_id,),
+            )
+            self.ledger.reopen(article_id)
+
+    def any_retried(self) -> bool:
+        return bool(self.ledger.query("SELECT 1 FROM batch_retries LIMIT 1"))
+
+    def since(self, article_id: str) -> tuple[int, int]:
+        """The last call and submission before the article was last retried; 0, 0 if never."""
+        rows = self.ledger.query(
+            "SELECT after_call, after_request FROM batch_retries WHERE article_id = ?",
+            (article_id,),
+        )
+        return (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
+
     def next_custom_id(self, request_hash: str) -> str:
         """The custom_id of `request_hash`'s next submission."""
         (count,) = self.ledger.query(
@@ -334,11 +359,13 @@ class BatchBook:
         )[0]
         return f"{request_hash[:CUSTOM_ID_DIGITS]}-{int(count) + 1}"
 
-    def history(self, request_hash: str) -> RequestHistory | None:
-        """What became of `request_hash` in batches so far; None if it was never submitted."""
+    def history(self, request_hash: str, *, after: int = 0) -> RequestHistory | None:
+        """What became of `request_hash` in batches so far (its submissions past the `after`th
+        of all); None if it was never submitted."""
         rows = self.ledger.query(
-            "SELECT state, status, error FROM batch_requests WHERE request_hash = ? ORDER BY rowid",
-            (request_hash,),
+            "SELECT state, status, error FROM batch_requests WHERE request_hash = ? "
+            "AND rowid > ? ORDER BY rowid",
+            (request_hash, after),
         )
         if not rows:
             return None
@@ -346,13 +373,14 @@ class BatchBook:
         failures = sum(row[0] == LineState.FAILED for row in rows)
         return RequestHistory(LineState(state), status, error, failures, len(rows))
 
-    def answer(self, request_hash: str) -> BatchAnswer | None:
-        """The latest usable answer to `request_hash`, from a batch or the interactive path."""
+    def answer(self, request_hash: str, *, after: int = 0) -> BatchAnswer | None:
+        """The latest usable answer to `request_hash` (logged after call `after`), from a
+        batch or the interactive path."""
         rows = self.ledger.query(
             "SELECT response, request_id, batch_id FROM calls WHERE request_hash = ? "
             "AND status = 200 AND outcome IS NULL AND response IS NOT NULL AND from_cache = 0 "
-            "ORDER BY id DESC LIMIT 1",
-            (request_hash,),
+            "AND id > ? ORDER BY id DESC LIMIT 1",
+            (request_hash, after),
         )
         if not rows:
             return None

@@ -28,6 +28,10 @@ submissions in all; a line refused as a bad request fails its article at once. R
 invalid answers go in the next batch, or at once to the interactive endpoint with
 `ReaskRoute.INTERACTIVE`.
 
+With `BatchOptions.retry_failed`, a failed article is reopened and asked afresh
+(`BatchBook.retry`): only the answers logged, and the submissions made, after that count for
+it, so none of its old answers is replayed and its failed lines get their attempts anew.
+
 Each answer is priced where it was bought: batch lines at batch prices (`Price.for_batch`), an
 interactive re-ask at the standard price. The cost ceiling counts what this run has finished
 plus the estimates, at batch prices, of the articles waiting on batches; no new article is
@@ -205,6 +209,10 @@ class _BatchRun:
         self.path = chat_completions_path(config.base_url)
         self.counts = _Counts()
         self.started = time.monotonic()
+        # Articles asked afresh (`BatchOptions.retry_failed`): any in the ledger, and those
+        # reopened by this run whose requests are not yet submitted.
+        self.any_retried = False
+        self.retried: set[str] = set()
         self.jobs = BatchJobs(
             self.book,
             self.client,
@@ -276,6 +284,7 @@ class _BatchRun:
         seen: set[str] = set()
         reserved = 0.0
         ceiling = False
+        self.any_retried = self.book.any_retried()
         for raw in items:
             if stop.is_set():
                 break
@@ -284,7 +293,7 @@ class _BatchRun:
             if article is None:
                 continue
             row = self.store.ledger.get(article.id)
-            fresh = row is not None and row.attempts == 0
+            fresh = (row is not None and row.attempts == 0) or article.id in self.retried
             if fresh and self.options.max_cost is not None:
                 estimate = self.budget.estimate(article)
                 if self.counts.cost + reserved + estimate > self.options.max_cost:
@@ -296,6 +305,7 @@ class _BatchRun:
                 continue
             if fresh:
                 self.store.ledger.start(article.id)
+                self.retried.discard(article.id)
             reserved += self.budget.estimate(article)
             self.counts.waiting += 1
             for request in wanted:
@@ -319,6 +329,11 @@ class _BatchRun:
             ledger.add_duplicate(item.id, item.location)
             return None
         seen.add(item.id)
+        if first and self.options.retry_failed and row and row.status is ArticleStatus.FAILED:
+            self.book.retry(item.id)  # asked afresh: what it was answered before is not used
+            self.any_retried = True
+            self.retried.add(item.id)
+            row = ledger.get(item.id)
         if row is not None and row.status is not ArticleStatus.PENDING:
             self.counts.skipped += first
             return None
@@ -338,13 +353,15 @@ class _BatchRun:
             self.store.ledger.start(article.id)
             self._fail(article.id, "article", str(exc), usage=TokenUsage(), cost=0.0)
             return None
+        since = self.book.since(article.id) if self.any_retried else (0, 0)
         wanted: list[BatchRequest] = []
         waiting = False
         cost = [0.0]  # what the answers replayed cost, each at the price it was bought at
         done: list[tuple[Chunk, Extraction]] = []
         for conversation in conversations:
             try:
-                done.append((chunk_of(conversation), await self._converse(conversation, cost)))
+                extraction = await self._converse(conversation, cost, since)
+                done.append((chunk_of(conversation), extraction))
             except _Waiting as missing:
                 waiting = True
                 wanted.extend(missing.requests)
@@ -365,20 +382,23 @@ class _BatchRun:
         self._done(article, join_chunks(article, done), cost[0])
         return None
 
-    async def _converse(self, conversation: Conversation, cost: list[float]) -> Extraction:
-        """Replay the conversation from the answers held; raise `_Waiting` with the request
-        it needs next when an answer is missing."""
+    async def _converse(
+        self, conversation: Conversation, cost: list[float], since: tuple[int, int]
+    ) -> Extraction:
+        """Replay the conversation from the answers held (those logged after `since`'s call,
+        for an article asked afresh); raise `_Waiting` with the request it needs next when an
+        answer is missing."""
         while True:
             body = encode_request(conversation.request)
             digest = request_hash("POST", self.path, body)
-            held = self.book.answer(digest)
+            held = self.book.answer(digest, after=since[0])
             if held is None:
                 if self.batch.reask is ReaskRoute.INTERACTIVE and conversation.reasks > 0:
                     before = conversation.usage
-                    step = await self.extractor.astep(conversation)
+                    step = await self.extractor.astep(conversation, fresh=since != (0, 0))
                     cost[0] += _cost(self.price, _less(conversation.usage, before))
                 else:
-                    self._want(digest, body, conversation.article.id)
+                    self._want(digest, body, conversation.article.id, after=since[1])
             else:
                 answer = json.loads(held.body)
                 price = self.batch_price if held.batch_id is not None else self.price
@@ -387,11 +407,13 @@ class _BatchRun:
             if isinstance(step, Extraction):
                 return step
 
-    def _want(self, digest: str, body: bytes, article_id: str) -> None:
-        """Raise `_Waiting`: with the request to submit, or with none while it is submitted."""
-        history = self.book.history(digest)
-        if history is not None and history.state is LineState.SUBMITTED:
+    def _want(self, digest: str, body: bytes, article_id: str, *, after: int) -> None:
+        """Raise `_Waiting`: with the request to submit, or with none while it is submitted
+        (even from before the article was asked afresh: its answer will be new)."""
+        latest = self.book.history(digest)
+        if latest is not None and latest.state is LineState.SUBMITTED:
             raise _Waiting([])
+        history = self.book.history(digest, after=after) if after else latest
         if history is not None and history.state is LineState.FAILED:
             _give_up_if_spent(history, self.batch.max_line_attempts)
         if history is not None and history.submissions >= self.batch.max_submissions:

@@ -182,6 +182,11 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             cost REAL,
             finished_at TEXT
         );
+        CREATE TABLE batch_retries (
+            article_id TEXT PRIMARY KEY,
+            after_call INTEGER NOT NULL,
+            after_request INTEGER NOT NULL
+        );
         CREATE INDEX batch_requests_hash ON batch_requests (request_hash);
         CREATE INDEX batch_requests_job ON batch_requests (job_id);
         ALTER TABLE calls ADD COLUMN batch_id TEXT;
@@ -423,6 +428,14 @@ class Ledger:
             raise
         finally:
             self._end()
+
+    def reopen(self, article_id: str) -> None:
+        """Make a failed article pending again, to be extracted afresh."""
+        self._write(
+            "UPDATE articles SET status = ?, error_kind = NULL, error = NULL WHERE id = ? "
+            "AND status = ?",
+            (ArticleStatus.PENDING, article_id, ArticleStatus.FAILED),
+        )
 
     def failures(self) -> Iterator[ArticleRow]:
         rows = self._db.execute(

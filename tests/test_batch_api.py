@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from batchapi import (
+    FAST,
     MODEL,
     Killed,
     jsonl,
@@ -41,10 +42,11 @@ from sitrep.run.batchfiles import (
     request_line,
     write_input_files,
 )
+from sitrep.run.batchrun import run_batch_api
 from sitrep.run.budget import Budget, price_for
 from sitrep.run.ledger import MIGRATIONS, Ledger
 from sitrep.run.readers import read_archives
-from sitrep.run.scheduler import run_batch
+from sitrep.run.scheduler import BatchProgress, run_batch
 from sitrep.settings import (
     BatchOptions,
     ModelConfig,
@@ -579,3 +581,25 @@ def test_atomic_writes_land_together_even_when_each_write_would_commit(
         ledger.close()
     assert query(tmp_path, "SELECT location FROM skipped_inputs") == [("a",)]
     assert query(tmp_path, "SELECT request_hash FROM calls") == [("h1",)]
+
+
+def test_progress_is_reported_while_batches_run_with_the_articles_waiting_on_them(
+    tmp_path: Path,
+) -> None:
+    reports: list[BatchProgress] = []
+    with serving(duration=0.6) as server:
+        asyncio.run(
+            run_batch_api(
+                lambda: ARTICLES,
+                synthetic_config(server),
+                api_key="test-key-never-sent",
+                out_dir=tmp_path,
+                options=BatchOptions(read_workers=1),
+                batch=FAST,
+                on_progress=reports.append,
+            )
+        )
+    waiting = [r for r in reports if r.extracted == 0]
+    assert waiting, "no sign of life while the batch ran"
+    assert {r.in_flight for r in waiting} == {len(ARTICLES)}
+    assert reports[-1].extracted == len(ARTICLES)

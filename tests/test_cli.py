@@ -484,6 +484,13 @@ def test_progress_counts_inputs_not_read_toward_the_total_count_inputs_gives() -
     assert stream.getvalue().startswith("sitrep: 5/5 inputs, 2.0/s, ETA 0 s")
 
 
+def test_progress_lines_say_how_many_articles_are_in_flight() -> None:
+    stream = io.StringIO()
+    with ProgressDisplay(total=5, stream=stream, interval=0.0) as display:
+        display.update(BatchProgress(in_flight=4, elapsed=1.0))
+    assert stream.getvalue().rstrip().endswith("4 in flight")
+
+
 def test_the_dry_run_of_web_pages_is_the_same_with_one_read_worker_or_two(tmp_path: Path) -> None:
     pages = ROOT / "tests" / "data" / "pages"
     plans = []

@@ -36,9 +36,10 @@ def _money(cost: float | None) -> str:
 
 
 def _stats(p: BatchProgress) -> str:
+    # In flight: articles whose requests are on the wire, or waiting on Batch API batches.
     return (
         f"{p.prompt_tokens + p.completion_tokens:,} tokens, {_money(p.cost)}, "
-        f"{p.failed:,} failed, {p.rate_limited:,} rate-limited"
+        f"{p.failed:,} failed, {p.rate_limited:,} rate-limited, {p.in_flight:,} in flight"
     )
 
 

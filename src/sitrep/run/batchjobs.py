@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -182,8 +182,11 @@ class BatchJobs:
         self.problems.extend(collected.problems)
         (self.directory / job.file_name).unlink(missing_ok=True)
 
-    async def wait_for_any(self, stop: asyncio.Event) -> None:
-        """Poll with backoff until a submitted batch is final, none is open, or `stop` is set."""
+    async def wait_for_any(
+        self, stop: asyncio.Event, on_poll: Callable[[], None] | None = None
+    ) -> None:
+        """Poll with backoff until a submitted batch is final, none is open, or `stop` is set;
+        `on_poll` is called after each poll that finds them all still open."""
         interval = self.options.poll_initial
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -197,6 +200,8 @@ class BatchJobs:
                 if view.final:
                     return  # collected by the caller's next `collect`
                 self.book.seen(job, view)
+            if on_poll is not None:
+                on_poll()
             interval = min(interval * self.options.poll_factor, self.options.poll_max)
 
     async def wait_all(self, stop: asyncio.Event) -> None:

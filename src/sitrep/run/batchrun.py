@@ -250,7 +250,7 @@ class _BatchRun:
                 return "cost ceiling" if ceiling else None
             if not self.batch.wait:
                 return "waiting on batches"
-            await jobs.wait_for_any(stop)
+            await jobs.wait_for_any(stop, on_poll=self._progress)  # a sign of life
         return "stopped"
 
     # The drive: every pending article replayed from the answers held

@@ -38,9 +38,10 @@ from sitrep.extract.extractor import Extractor
 from sitrep.run.batchbook import BatchBook
 from sitrep.run.batchfiles import (
     BatchRequest,
+    InputFile,
+    InputFileWriter,
     read_result_lines,
     request_line,
-    write_input_files,
 )
 from sitrep.run.batchrun import run_batch_api
 from sitrep.run.budget import Budget, price_for
@@ -461,6 +462,22 @@ def test_a_ledger_from_before_the_batch_api_gains_its_tables_and_keeps_its_calls
 def request(number: int, size: int = 10) -> BatchRequest:
     body = encode_request({"model": MODEL, "messages": [{"role": "user", "content": "x" * size}]})
     return BatchRequest(f"{number:020x}-1", f"{number:064x}", f"article-{number}", body)
+
+
+def write_input_files(
+    directory: Path,
+    requests: list[BatchRequest],
+    *,
+    max_requests: int,
+    max_bytes: int,
+    name: str,
+) -> list[InputFile]:
+    """Every file `InputFileWriter` closes while taking `requests`, and the last."""
+    writer = InputFileWriter(directory, name=name, max_requests=max_requests, max_bytes=max_bytes)
+    files = [file for request in requests if (file := writer.add(request)) is not None]
+    if (last := writer.close()) is not None:
+        files.append(last)
+    return files
 
 
 def test_input_files_split_at_the_request_limit(tmp_path: Path) -> None:

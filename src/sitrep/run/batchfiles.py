@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Final
@@ -123,24 +122,6 @@ class InputFileWriter:
         file = InputFile(self._path, self._held, self._size)
         self._out, self._held, self._size = None, [], 0
         return file
-
-
-def write_input_files(
-    directory: Path,
-    requests: Iterable[BatchRequest],
-    *,
-    max_requests: int,
-    max_bytes: int,
-    name: str,
-) -> Iterator[InputFile]:
-    """Write `requests` into as few files as the limits allow, each synced to disk before it
-    is yielded (`InputFileWriter`)."""
-    writer = InputFileWriter(directory, name=name, max_requests=max_requests, max_bytes=max_bytes)
-    for request in requests:
-        if (finished := writer.add(request)) is not None:
-            yield finished
-    if (last := writer.close()) is not None:
-        yield last
 
 
 def read_result_lines(content: bytes) -> tuple[list[ResultLine], list[str]]:

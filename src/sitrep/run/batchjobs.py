@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -110,15 +110,6 @@ class BatchJobs:
         self.options = options
         self.batch_price = batch_price
         self.problems: list[str] = []  # result lines that could not be read or matched
-
-    def prepare(
-        self, requests: Iterable[BatchRequest], *, prompt_version: str, schema_version: str
-    ) -> int:
-        """Write the requests to input files, each written down as a job; how many files."""
-        writer = self.writer(prompt_version=prompt_version, schema_version=schema_version)
-        for request in requests:
-            writer.add(request)
-        return writer.close()
 
     def writer(self, *, prompt_version: str, schema_version: str) -> JobWriter:
         """A writer of requests into input files, each written down as a job once it is full."""

@@ -41,7 +41,6 @@ submitted past it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections import Counter
@@ -266,10 +265,11 @@ class _BatchRun:
             prompt_version=self.extractor.prompts.version, schema_version=schema_version()
         )
         try:
-            with contextlib.closing(_Closable(items)):
-                ceiling = await self._drive(items, writer, stop, first=first)
+            ceiling = await self._drive(items, writer, stop, first=first)
         finally:
             writer.close()  # what was written is written down, even on the way out
+            if callable(close := getattr(items, "close", None)):
+                close()  # `read_archives` stops its page-reading processes
         return writer.requests, ceiling
 
     async def _drive(
@@ -529,18 +529,6 @@ class _BatchRun:
             submitted=self.counts.submitted,
             batch_cost=self.book.spent(),
         )
-
-
-class _Closable:
-    """Closes an iterable that can be (`read_archives` stops its page-reading processes)."""
-
-    def __init__(self, items: object) -> None:
-        self._items = items
-
-    def close(self) -> None:
-        close = getattr(self._items, "close", None)
-        if callable(close):
-            close()
 
 
 def _give_up_if_spent(history: RequestHistory, attempts: int) -> None:

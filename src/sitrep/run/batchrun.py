@@ -68,7 +68,7 @@ from sitrep.run.batchbook import BatchBook, JobState, LineState, RequestHistory
 from sitrep.run.batchfiles import BatchRequest
 from sitrep.run.batchjobs import BATCH_DIR, BatchJobs, JobWriter
 from sitrep.run.budget import Budget, price_for
-from sitrep.run.ledger import ArticleOutcome, ArticleStatus
+from sitrep.run.ledger import ArticleStatus
 from sitrep.run.readers import InputItem, most_first
 from sitrep.run.scheduler import (
     LEDGER_COMMIT_INTERVAL,
@@ -428,9 +428,10 @@ class _BatchRun:
 
     def _done(self, article: Article, extraction: Extraction, cost: float) -> None:
         usage = extraction.provenance.usage
-        outcome = self._outcome(
+        outcome = article_outcome(
+            self.extractor,
             usage,
-            cost,
+            self._tally(usage, cost),
             incidents=len(extraction.incidents),
             statistics=len(extraction.statistics),
             chunks=extraction.provenance.chunks,
@@ -449,37 +450,23 @@ class _BatchRun:
         cost: float,
         chunks: int | None = None,
     ) -> None:
-        outcome = self._outcome(usage, cost, error_kind=kind, error=reason, chunks=chunks)
+        charged = self._tally(usage, cost)
+        outcome = article_outcome(
+            self.extractor, usage, charged, error_kind=kind, error=reason, chunks=chunks
+        )
         self.store.finish_failed(article_id, outcome)
         self.counts.failed += 1
         self._progress()
 
-    def _outcome(
-        self,
-        usage: TokenUsage,
-        cost: float,
-        *,
-        incidents: int = 0,
-        statistics: int = 0,
-        error_kind: str | None = None,
-        error: str | None = None,
-        chunks: int | None = None,
-    ) -> ArticleOutcome:
+    def _tally(self, usage: TokenUsage, cost: float) -> float | None:
+        """Count a finished article's usage and cost in the run's; its cost for the ledger
+        (None when the model has no price)."""
         counts = self.counts
         counts.usage = counts.usage + usage
         counts.cost += cost
         if self.batch_price is not None:
             counts.cache_saving += self.batch_price.saving(usage.cached_tokens)
-        return article_outcome(
-            self.extractor,
-            usage,
-            cost if self.price is not None else None,
-            incidents=incidents,
-            statistics=statistics,
-            error_kind=error_kind,
-            error=error,
-            chunks=chunks,
-        )
+        return cost if self.price is not None else None
 
     # Reporting
 
